@@ -1,0 +1,16 @@
+/*
+ * galley/galley.h - the whole public API of libgalley.
+ */
+#ifndef GALLEY_H
+#define GALLEY_H
+
+#include <galley/arena.h>
+#include <galley/buf.h>
+#include <galley/common.h>
+#include <galley/http.h>
+#include <galley/json.h>
+#include <galley/log.h>
+#include <galley/time.h>
+#include <galley/version.h>
+
+#endif

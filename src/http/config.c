@@ -1,0 +1,731 @@
+/*
+ * src/http/config.c - settings from defaults, GALLEY_* variables and flags.
+ *
+ * One table describes every setting: name, type, field, bounds, default (as
+ * text) and a line of help. gly_config_init() parses the default texts, so
+ * the defaults and the usage cannot disagree; gly_config_set(), the
+ * environment, the flags, the usage and gly__config_check() all walk the
+ * same table.
+ *
+ * A value is parsed completely before it is stored, so a failed
+ * gly_config_set() leaves the config as it was. gly_config_from_env() and
+ * gly_config_from_args() work on a copy and store it only when every value
+ * was good: a failure changes nothing.
+ */
+#include "http/config.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <galley/buf.h>
+#include <galley/http.h>
+#include <galley/log.h>
+
+#include "http/parser.h"
+
+#define KIB    ((uint64_t)1 << 10)
+#define MIB    ((uint64_t)1 << 20)
+#define GIB    ((uint64_t)1 << 30)
+#define TIB    ((uint64_t)1 << 40)
+#define SECOND ((uint64_t)1000)
+#define MINUTE (60 * SECOND)
+#define DAY    (24 * 60 * MINUTE)
+
+#define HTTP_CAP sizeof(((gly_config *)0)->http)
+
+/* Numeric fields are stored through fixed-width copies; see store_num(). */
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t), "unsigned fields are 32 bits");
+_Static_assert(sizeof(size_t) == sizeof(uint32_t) || sizeof(size_t) == sizeof(uint64_t),
+               "size_t fields are 32 or 64 bits");
+
+enum type {
+    T_ADDR,  /* "host:port" in char http[] */
+    T_PORT,  /* flag only: the port part of http */
+    T_UINT,  /* a plain integer */
+    T_SIZE,  /* bytes; K, M, G, T suffixes (1024-based) */
+    T_MS,    /* milliseconds; ms, s, m suffixes */
+    T_LEVEL, /* a log level name */
+    T_BOOL,  /* on/off, true/false, yes/no, 1/0 */
+};
+
+struct setting {
+    const char *name; /* lower case, '-' between words */
+    enum type type;
+    size_t off;        /* of the field in gly_config */
+    size_t size;       /* of the field */
+    uint64_t min, max; /* T_UINT, T_SIZE, T_MS */
+    const char *arg;   /* placeholder in the usage */
+    const char *def;   /* the default as text; NULL for --port */
+    const char *help;  /* one line for the usage */
+};
+
+#define FIELD(f) offsetof(gly_config, f), sizeof(((gly_config *)0)->f)
+
+static const struct setting settings[] = {
+    {"http", T_ADDR, FIELD(http), 0, 0, "HOST:PORT", "127.0.0.1:8090",
+     "listen address: IPv4, [IPv6] or host name; port 0 = any"},
+    {"port", T_PORT, FIELD(http), 0, 65535, "N", NULL, "port of --http, keeping its host"},
+    {"workers", T_UINT, FIELD(workers), 0, 1024, "N", "0", "worker threads; 0 = one per CPU"},
+    {"max-request-line", T_SIZE, FIELD(max_request_line), 256, MIB, "SIZE", "8K",
+     "longest request line; 414 past it"},
+    {"max-head", T_SIZE, FIELD(max_head), KIB, 16 * MIB, "SIZE", "64K",
+     "largest request head, >= --max-request-line; 431 past it"},
+    {"max-headers", T_UINT, FIELD(max_headers), 1, GLY_HTTP_MAX_HEADERS, "N", "100",
+     "most header fields in a request; 431 past it"},
+    {"max-body", T_SIZE, FIELD(max_body), 0, TIB, "SIZE", "10M",
+     "largest request body, routes may override; 413 past it"},
+    {"header-timeout", T_MS, FIELD(header_timeout_ms), 1, DAY, "TIME", "10s",
+     "time to receive a request head; 408 past it"},
+    {"idle-timeout", T_MS, FIELD(idle_timeout_ms), 1, DAY, "TIME", "60s",
+     "idle time allowed between requests on a connection"},
+    {"body-timeout", T_MS, FIELD(body_timeout_ms), 1, DAY, "TIME", "30s",
+     "time allowed between body bytes; 408 past it"},
+    {"write-timeout", T_MS, FIELD(write_timeout_ms), 1, DAY, "TIME", "30s",
+     "time allowed without progress writing a response"},
+    {"shutdown-timeout", T_MS, FIELD(shutdown_timeout_ms), 0, DAY, "TIME", "10s",
+     "time in-flight requests get at a graceful stop"},
+    {"coro-stack", T_SIZE, FIELD(coro_stack), 16 * KIB, 8 * MIB, "SIZE", "128K",
+     "usable stack of each handler coroutine"},
+    {"backlog", T_UINT, FIELD(backlog), 1, 65535, "N", "1024", "listen(2) backlog"},
+    {"log-level", T_LEVEL, FIELD(log_level), 0, 0, "LEVEL", "info",
+     "debug, info, warn, error or off"},
+    {"access-log", T_BOOL, FIELD(access_log), 0, 0, NULL, "on", "one JSON log line per response"},
+    {"request-id", T_BOOL, FIELD(request_id), 0, 0, NULL, "on",
+     "honour or generate X-Request-Id and echo it"},
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+struct unit {
+    const char *name;
+    uint64_t mult;
+};
+
+/* Suffixes accepted (case-insensitive), and the ones used to show a value, largest first. */
+static const struct unit size_units[] = {{"", 1},      {"k", KIB}, {"kib", KIB}, {"m", MIB},
+                                         {"mib", MIB}, {"g", GIB}, {"gib", GIB}, {"t", TIB},
+                                         {"tib", TIB}, {NULL, 0}};
+static const struct unit size_shown[] = {{"T", TIB}, {"G", GIB}, {"M", MIB},
+                                         {"K", KIB}, {"", 1},    {NULL, 0}};
+static const struct unit time_units[] = {
+    {"", 1}, {"ms", 1}, {"s", SECOND}, {"m", MINUTE}, {NULL, 0}};
+static const struct unit time_shown[] = {{"m", MINUTE}, {"s", SECOND}, {"ms", 1}, {NULL, 0}};
+static const struct unit no_units[] = {{"", 1}, {NULL, 0}};
+
+static const struct unit *units_of(enum type t)
+{
+    return t == T_SIZE ? size_units : t == T_MS ? time_units : no_units;
+}
+
+static void say(char *err, size_t errlen, const char *fmt, ...) GLY_PRINTF(3, 4);
+
+static void say(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * Copies s[0..n) into out (72 bytes) for an error message. The message must
+ * stay one line whatever a variable or argument held: control bytes become
+ * '?' and long text is cut with "...".
+ */
+static const char *printable(char out[72], const char *s, size_t n)
+{
+    size_t i, max = 64;
+
+    for (i = 0; i < n && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    if (i < n) {
+        memcpy(out + i, "...", 3);
+        i += 3;
+    }
+    out[i] = '\0';
+    return out;
+}
+
+/* Compares name[0..n) with a table name: '_' is '-', and with fold, case is ignored. */
+static bool name_eq(const char *name, size_t n, const char *canon, bool fold)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i] == '_' ? '-' : name[i];
+        if (fold && c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        if (c != canon[i]) {
+            return false;
+        }
+    }
+    return canon[n] == '\0';
+}
+
+static const struct setting *find(const char *name, size_t n, bool fold)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (name_eq(name, n, settings[i].name, fold)) {
+            return &settings[i];
+        }
+    }
+    return NULL;
+}
+
+/* Parses decimal digits at *sp, moving past them. False for no digit or overflow. */
+static bool parse_digits(const char **sp, uint64_t *v)
+{
+    const char *s = *sp;
+    uint64_t n = 0;
+
+    if (*s < '0' || *s > '9') {
+        return false;
+    }
+    for (; *s >= '0' && *s <= '9'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (n > (UINT64_MAX - d) / 10) {
+            return false;
+        }
+        n = n * 10 + d;
+    }
+    *sp = s;
+    *v = n;
+    return true;
+}
+
+/* Parses digits and an optional suffix from units. No sign, no space. */
+static bool parse_scaled(const char *s, const struct unit *units, uint64_t *v)
+{
+    uint64_t n;
+
+    if (!parse_digits(&s, &n)) {
+        return false;
+    }
+    for (const struct unit *u = units; u->name; u++) {
+        if (strcasecmp(s, u->name) == 0) {
+            if (n > UINT64_MAX / u->mult) {
+                return false;
+            }
+            *v = n * u->mult;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Writes v with the largest unit that divides it exactly ("8K", "1440m", "0ms"). */
+static const char *show_scaled(char out[32], uint64_t v, const struct unit *shown)
+{
+    const struct unit *u = shown;
+
+    while (u[1].name && (v == 0 || v % u->mult != 0)) {
+        u++;
+    }
+    snprintf(out, 32, "%" PRIu64 "%s", v / u->mult, u->name);
+    return out;
+}
+
+static bool parse_bool(const char *s, bool *v)
+{
+    static const char *const words[][2] = {
+        {"off", "on"}, {"false", "true"}, {"no", "yes"}, {"0", "1"}};
+
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        for (int b = 0; b < 2; b++) {
+            if (strcasecmp(s, words[i][b]) == 0) {
+                *v = b;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Parses a whole string as a port 0..65535. */
+static bool parse_port(const char *s, unsigned *port)
+{
+    uint64_t v;
+
+    if (!parse_digits(&s, &v) || *s != '\0' || v > 65535) {
+        return false;
+    }
+    *port = (unsigned)v;
+    return true;
+}
+
+/* Returns NULL when host[0..n) is an IPv4 literal or a host name, else what is wrong. */
+static const char *host_problem(const char *host, size_t n)
+{
+    char buf[HTTP_CAP];
+    struct in_addr a4;
+    size_t label = 0;
+
+    if (n == 0) {
+        return "missing host";
+    }
+    if (memchr(host, ':', n)) {
+        return "an IPv6 address needs brackets: [ADDR]:PORT";
+    }
+    if (strspn(host, "0123456789.") >= n) {
+        /* All digits and dots: no top-level domain is numeric, so it must be IPv4. */
+        assert(n < sizeof(buf));
+        memcpy(buf, host, n);
+        buf[n] = '\0';
+        return inet_pton(AF_INET, buf, &a4) == 1 ? NULL : "not an IPv4 address";
+    }
+    if (n > 253) {
+        return "host name longer than 253 bytes";
+    }
+    for (size_t i = 0; i <= n; i++) {
+        char c = i < n ? host[i] : '.';
+        if (c == '.') {
+            if (label == 0 || host[i - 1] == '-' || label > 63) {
+                return "not a valid host name";
+            }
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   (c == '-' && label > 0)) {
+            label++;
+        } else {
+            return "not a valid host name";
+        }
+    }
+    return NULL;
+}
+
+/* Returns NULL when addr is a valid listen address for http, else what is wrong. */
+static const char *addr_problem(const char *addr)
+{
+    char buf[HTTP_CAP];
+    struct in6_addr a6;
+    const char *colon, *problem;
+    unsigned port;
+    size_t len = strlen(addr);
+
+    if (len >= HTTP_CAP) {
+        return "longer than 127 bytes";
+    }
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (close == NULL || close[1] != ':') {
+            return "expected [IPv6]:PORT";
+        }
+        memcpy(buf, addr + 1, (size_t)(close - addr - 1));
+        buf[close - addr - 1] = '\0';
+        if (inet_pton(AF_INET6, buf, &a6) != 1) {
+            return "not an IPv6 address";
+        }
+        colon = close + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (colon == NULL) {
+            return "expected HOST:PORT";
+        }
+        problem = host_problem(addr, (size_t)(colon - addr));
+        if (problem) {
+            return problem;
+        }
+    }
+    if (!parse_port(colon + 1, &port)) {
+        return "expected a port 0..65535 after the last ':'";
+    }
+    return NULL;
+}
+
+/* Describes the values s accepts ("expected an integer 0..1024"). */
+static const char *expected(const struct setting *s, char *out, size_t n)
+{
+    char lo[32], hi[32];
+
+    switch (s->type) {
+    case T_ADDR:
+        snprintf(out, n, "expected HOST:PORT");
+        break;
+    case T_PORT:
+        snprintf(out, n, "expected a port 0..65535");
+        break;
+    case T_UINT:
+        snprintf(out, n, "expected an integer %" PRIu64 "..%" PRIu64, s->min, s->max);
+        break;
+    case T_SIZE:
+        snprintf(out, n, "expected a size %s..%s; suffixes K, M, G, T",
+                 show_scaled(lo, s->min, size_shown), show_scaled(hi, s->max, size_shown));
+        break;
+    case T_MS:
+        snprintf(out, n, "expected a time %s..%s; suffixes ms, s, m, plain numbers are ms",
+                 show_scaled(lo, s->min, time_shown), show_scaled(hi, s->max, time_shown));
+        break;
+    case T_LEVEL:
+        snprintf(out, n, "expected debug, info, warn, error or off");
+        break;
+    case T_BOOL:
+        snprintf(out, n, "expected on/off, true/false, yes/no or 1/0");
+        break;
+    }
+    return out;
+}
+
+static void store_num(gly_config *cfg, const struct setting *s, uint64_t v)
+{
+    char *p = (char *)cfg + s->off;
+
+    if (s->size == sizeof(uint32_t)) {
+        uint32_t v32 = (uint32_t)v;
+        assert(v <= UINT32_MAX);
+        memcpy(p, &v32, sizeof(v32));
+    } else {
+        assert(s->size == sizeof(uint64_t));
+        memcpy(p, &v, sizeof(v));
+    }
+}
+
+static uint64_t load_num(const gly_config *cfg, const struct setting *s)
+{
+    const char *p = (const char *)cfg + s->off;
+    uint32_t v32;
+    uint64_t v;
+
+    if (s->size == sizeof(uint32_t)) {
+        memcpy(&v32, p, sizeof(v32));
+        return v32;
+    }
+    assert(s->size == sizeof(uint64_t));
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* Replaces the port of cfg->http, keeping everything up to its last ':'. */
+static bool set_port(gly_config *cfg, const char *value, char *why, size_t whylen)
+{
+    char buf[HTTP_CAP];
+    unsigned port;
+    size_t hostlen = strnlen(cfg->http, HTTP_CAP);
+    const char *colon = memrchr(cfg->http, ':', hostlen);
+
+    if (!parse_port(value, &port)) {
+        snprintf(why, whylen, "expected a port 0..65535");
+        return false;
+    }
+    if (colon) {
+        hostlen = (size_t)(colon - cfg->http);
+    }
+    if (snprintf(buf, sizeof(buf), "%.*s:%u", (int)hostlen, cfg->http, port) >= (int)sizeof(buf)) {
+        snprintf(why, whylen, "--http would be longer than 127 bytes");
+        return false;
+    }
+    memcpy(cfg->http, buf, sizeof(buf));
+    return true;
+}
+
+/* Parses value for s and stores it in cfg. False with the reason in why (cfg untouched). */
+static bool apply(gly_config *cfg, const struct setting *s, const char *value, char *why,
+                  size_t whylen)
+{
+    const char *problem;
+    uint64_t v;
+    bool b;
+    int level;
+
+    switch (s->type) {
+    case T_ADDR:
+        problem = addr_problem(value);
+        if (problem) {
+            snprintf(why, whylen, "%s", problem);
+            return false;
+        }
+        memcpy(cfg->http, value, strlen(value) + 1);
+        return true;
+    case T_PORT:
+        return set_port(cfg, value, why, whylen);
+    case T_UINT:
+    case T_SIZE:
+    case T_MS:
+        if (!parse_scaled(value, units_of(s->type), &v)) {
+            break;
+        }
+        if (v < s->min || v > s->max) {
+            break;
+        }
+        store_num(cfg, s, v);
+        return true;
+    case T_LEVEL:
+        level = gly_log_level_parse(value);
+        if (level < 0) {
+            break;
+        }
+        cfg->log_level = level;
+        return true;
+    case T_BOOL:
+        if (!parse_bool(value, &b)) {
+            break;
+        }
+        memcpy((char *)cfg + s->off, &b, sizeof(b));
+        return true;
+    }
+    expected(s, why, whylen);
+    return false;
+}
+
+/* Applies value to s. shown is how the caller named it ("--workers", "GALLEY_WORKERS"). */
+static int set_one(gly_config *cfg, const struct setting *s, const char *shown, const char *value,
+                   char *err, size_t errlen)
+{
+    char why[160], vbuf[72];
+
+    if (value == NULL) {
+        say(err, errlen, "missing value for %s", shown);
+        return GLY_EINVAL;
+    }
+    if (!apply(cfg, s, value, why, sizeof(why))) {
+        say(err, errlen, "invalid value for %s: \"%s\" (%s)", shown,
+            printable(vbuf, value, strlen(value)), why);
+        return GLY_EINVAL;
+    }
+    return 0;
+}
+
+void gly_config_init(gly_config *cfg)
+{
+    char why[160];
+
+    assert(cfg);
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (settings[i].def) {
+            bool ok = apply(cfg, &settings[i], settings[i].def, why, sizeof(why));
+            assert(ok && "a default in the settings table does not parse");
+            (void)ok;
+        }
+    }
+}
+
+int gly_config_set(gly_config *cfg, const char *name, const char *value, char *err, size_t errlen)
+{
+    const struct setting *s;
+    char shown[40], nbuf[72];
+
+    assert(cfg && name);
+    s = find(name, strlen(name), false);
+    if (s == NULL || s->type == T_PORT) {
+        say(err, errlen, "unknown setting \"%s\"", printable(nbuf, name, strlen(name)));
+        return GLY_ENOENT;
+    }
+    snprintf(shown, sizeof(shown), "--%s", s->name);
+    return set_one(cfg, s, shown, value, err, errlen);
+}
+
+/* Reads environ: call it before threads that may setenv() start. */
+int gly_config_from_env(gly_config *cfg, char *err, size_t errlen)
+{
+    static const char prefix[] = "GALLEY_";
+    gly_config tmp = *cfg;
+
+    for (char **e = environ; e && *e; e++) {
+        const char *var = *e, *name = var + sizeof(prefix) - 1, *eq;
+        const struct setting *s;
+        char shown[40];
+        int rc;
+
+        if (strncmp(var, prefix, sizeof(prefix) - 1) != 0 || (eq = strchr(name, '=')) == NULL) {
+            continue;
+        }
+        s = find(name, (size_t)(eq - name), true);
+        if (s == NULL || s->type == T_PORT) {
+            continue; /* GALLEY_DATABASE_URL and the like belong to other parts */
+        }
+        snprintf(shown, sizeof(shown), "%.*s", (int)(eq - var), var);
+        rc = set_one(&tmp, s, shown, eq + 1, err, errlen);
+        if (rc) {
+            return rc;
+        }
+    }
+    *cfg = tmp;
+    return 0;
+}
+
+/*
+ * Applies the flag at argv[i]. Returns how many arguments it used (1 or 2),
+ * or a GLY_E* code. A bare boolean flag is on and "--no-NAME" is off;
+ * "--NAME WORD" gives a boolean the value WORD only when WORD is a boolean
+ * word, so "--access-log serve" leaves "serve" to the program.
+ */
+static int one_flag(gly_config *cfg, int argc, char **argv, int i, char *err, size_t errlen)
+{
+    const char *arg = argv[i], *name = arg + 2, *eq, *value = NULL, *next;
+    const struct setting *s;
+    int used = 1, rc;
+    size_t n;
+    char shown[72];
+    bool b;
+
+    if (arg[1] != '-') {
+        say(err, errlen, "unknown flag %s", printable(shown, arg, strlen(arg)));
+        return GLY_ENOENT;
+    }
+    eq = strchr(name, '=');
+    n = eq ? (size_t)(eq - name) : strlen(name);
+    printable(shown, arg, n + 2);
+    if (eq) {
+        value = eq + 1;
+    }
+    s = find(name, n, false);
+    if (s == NULL && n > 3 && name_eq(name, 3, "no-", false)) {
+        s = find(name + 3, n - 3, false);
+        if (s == NULL || s->type != T_BOOL) {
+            s = NULL;
+        } else if (value) {
+            say(err, errlen, "%s takes no value", shown);
+            return GLY_EINVAL;
+        } else {
+            value = "off";
+        }
+    }
+    if (s == NULL) {
+        say(err, errlen, "unknown flag %s", shown);
+        return GLY_ENOENT;
+    }
+    if (value == NULL && i + 1 < argc) {
+        next = argv[i + 1];
+        if (s->type == T_BOOL ? parse_bool(next, &b) : !(next[0] == '-' && next[1] == '-')) {
+            value = next;
+            used = 2;
+        }
+    }
+    if (value == NULL && s->type == T_BOOL) {
+        value = "on";
+    }
+    rc = set_one(cfg, s, shown, value, err, errlen);
+    return rc ? rc : used;
+}
+
+int gly_config_from_args(gly_config *cfg, int argc, char **argv, int *rest, char *err,
+                         size_t errlen)
+{
+    gly_config tmp = *cfg;
+    int i = 0, rc = 0;
+
+    while (i < argc) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--") == 0) {
+            i++;
+            break;
+        }
+        if (arg[0] != '-' || arg[1] == '\0') {
+            break; /* a word (or "-"): the program's own arguments start here */
+        }
+        rc = one_flag(&tmp, argc, argv, i, err, errlen);
+        if (rc < 0) {
+            goto done; /* *rest is the bad flag's index */
+        }
+        i += rc;
+        rc = 0;
+    }
+    *cfg = tmp;
+done:
+    if (rest) {
+        *rest = i;
+    }
+    return rc;
+}
+
+/* Writes the flag as the usage shows it ("--workers N", "--[no-]access-log"); returns its length.
+ */
+static int usage_flag(const struct setting *s, char out[64])
+{
+    if (s->type == T_BOOL) {
+        return snprintf(out, 64, "--[no-]%s", s->name);
+    }
+    return snprintf(out, 64, "--%s %s", s->name, s->arg);
+}
+
+int gly_config_usage(gly_buf *buf)
+{
+    char flag[64], env[32];
+    int width = 0;
+
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        int n = usage_flag(&settings[i], flag);
+        width = n > width ? n : width;
+    }
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        size_t j;
+
+        usage_flag(s, flag);
+        gly_buf_printf(buf, "  %-*s  %s", width, flag, s->help);
+        if (s->def) {
+            for (j = 0; s->name[j] && j < sizeof(env) - 1; j++) {
+                char c = s->name[j];
+                env[j] = c == '-' ? '_' : (char)(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+            }
+            env[j] = '\0';
+            gly_buf_printf(buf, " (default %s, env GALLEY_%s)", s->def, env);
+        }
+        gly_buf_putc(buf, '\n');
+    }
+    return gly_buf_err(buf);
+}
+
+int gly__config_check(const gly_config *cfg, char *err, size_t errlen)
+{
+    char why[160], a[32], b[32], vbuf[72];
+    const char *problem;
+    uint64_t v;
+
+    assert(cfg);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+
+        switch (s->type) {
+        case T_ADDR:
+            if (memchr(cfg->http, '\0', HTTP_CAP) == NULL) {
+                say(err, errlen, "--http is not NUL-terminated");
+                return GLY_EINVAL;
+            }
+            problem = addr_problem(cfg->http);
+            if (problem) {
+                say(err, errlen, "invalid --http \"%s\" (%s)",
+                    printable(vbuf, cfg->http, strlen(cfg->http)), problem);
+                return GLY_EINVAL;
+            }
+            break;
+        case T_UINT:
+        case T_SIZE:
+        case T_MS:
+            v = load_num(cfg, s);
+            if (v < s->min || v > s->max) {
+                say(err, errlen, "--%s is %" PRIu64 " (%s)", s->name, v,
+                    expected(s, why, sizeof(why)));
+                return GLY_EINVAL;
+            }
+            break;
+        case T_LEVEL:
+            if (cfg->log_level < GLY_LOG_DEBUG || cfg->log_level > GLY_LOG_OFF) {
+                say(err, errlen, "--log-level is %d (%s)", cfg->log_level,
+                    expected(s, why, sizeof(why)));
+                return GLY_EINVAL;
+            }
+            break;
+        case T_PORT:
+        case T_BOOL:
+            break;
+        }
+    }
+    if (cfg->max_head < cfg->max_request_line) {
+        say(err, errlen, "--max-head %s is less than --max-request-line %s",
+            show_scaled(a, cfg->max_head, size_shown),
+            show_scaled(b, cfg->max_request_line, size_shown));
+        return GLY_EINVAL;
+    }
+    return 0;
+}

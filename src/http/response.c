@@ -1,0 +1,423 @@
+/*
+ * src/http/response.c - response heads and bodies, problem documents, streams.
+ *
+ * A response is serialized straight into the worker's output buffer when the
+ * handler sends it; the connection writes the buffer at the end of the run.
+ */
+#include <stdio.h>
+
+#include "http/internal.h"
+
+const char *gly_method_name(int method)
+{
+    static const char *const names[] = {
+#define GLY__METHOD_NAME(name) #name,
+        GLY_METHOD_MAP(GLY__METHOD_NAME)
+#undef GLY__METHOD_NAME
+    };
+    return method >= 0 && method < GLY_METHOD_COUNT ? names[method] : NULL;
+}
+
+const char *gly_status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 205: return "Reset Content";
+    case 206: return "Partial Content";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 407: return "Proxy Authentication Required";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 422: return "Unprocessable Content";
+    case 423: return "Locked";
+    case 424: return "Failed Dependency";
+    case 425: return "Too Early";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 451: return "Unavailable For Legal Reasons";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    case 507: return "Insufficient Storage";
+    case 511: return "Network Authentication Required";
+    default: return "Unknown";
+    }
+}
+
+/* No body and no Content-Length for these (RFC 9110 8.6, 15.3.5, 15.4.5). */
+static bool status_bodyless(int status)
+{
+    return status < 200 || status == 204 || status == 304;
+}
+
+/* Appends "HTTP/1.1 SSS Reason\r\nServer: galley\r\nDate: ...\r\n". */
+static void put_status_line(gly_buf *o, int status)
+{
+    char line[96];
+    const char *reason = gly_status_text(status);
+    size_t rn = strlen(reason);
+    memcpy(line, "HTTP/1.1 ", 9);
+    line[9] = (char)('0' + status / 100);
+    line[10] = (char)('0' + status / 10 % 10);
+    line[11] = (char)('0' + status % 10);
+    line[12] = ' ';
+    memcpy(line + 13, reason, rn);
+    memcpy(line + 13 + rn, "\r\nServer: galley\r\nDate: ", 24);
+    gly_buf_append(o, line, 13 + rn + 24);
+    gly_buf_append(o, gly_http_date(), 29);
+    gly_buf_append(o, "\r\n", 2);
+}
+
+static bool bad_field_text(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n')
+            return true;
+    return false;
+}
+
+/*
+ * Writes the response head. length < 0 means none: chunked when chunked is
+ * set, else the body runs to the connection's close.
+ */
+static int put_head(gly_req *req, int status, const char *ctype, int64_t length, bool chunked)
+{
+    struct worker *w = req->w;
+    struct conn *c = req->conn;
+    gly_buf *o = &w->out;
+    size_t start = o->len;
+    bool keep = (req->head.flags & GLY_HTTP_KEEP_ALIVE) && !w->stopping && !c->eof;
+    if (length < 0 && !chunked)
+        keep = false;
+    c->keep_alive = keep;
+
+    put_status_line(o, status);
+    if (ctype) {
+        gly_buf_append(o, "Content-Type: ", 14);
+        gly_buf_puts(o, ctype);
+        gly_buf_append(o, "\r\n", 2);
+    }
+    if (length >= 0 && !status_bodyless(status)) {
+        char num[24];
+        size_t n = gly_u64_to_dec(num, (uint64_t)length);
+        gly_buf_append(o, "Content-Length: ", 16);
+        gly_buf_append(o, num, n);
+        gly_buf_append(o, "\r\n", 2);
+    }
+    if (chunked)
+        gly_buf_append(o, "Transfer-Encoding: chunked\r\n", 28);
+    for (struct resp_header *h = req->hdrs; h; h = h->next) {
+        gly_buf_append(o, h->name.p, h->name.n);
+        gly_buf_append(o, ": ", 2);
+        gly_buf_append(o, h->value.p, h->value.n);
+        gly_buf_append(o, "\r\n", 2);
+    }
+    if (req->app->cfg.request_id) {
+        gly_str id = gly_req_id(req);
+        gly_buf_append(o, "X-Request-Id: ", 14);
+        gly_buf_append(o, id.p, id.n);
+        gly_buf_append(o, "\r\n", 2);
+    }
+    if (!keep)
+        gly_buf_append(o, "Connection: close\r\n", 19);
+    else if (req->head.minor_version == 0)
+        gly_buf_append(o, "Connection: keep-alive\r\n", 24);
+    gly_buf_append(o, "\r\n", 2);
+    req->bytes_out += o->len - start;
+    req->status = status;
+    req->sent = true;
+    return gly_buf_err(o);
+}
+
+static int check_send(gly_req *req, int status, const char *ctype)
+{
+    if (req->sent)
+        return GLY_ESTATE;
+    if (status < 200 || status > 599 || (ctype && bad_field_text(ctype)))
+        return GLY_EINVAL;
+    return 0;
+}
+
+static bool body_allowed(const gly_req *req, int status)
+{
+    return !req->head_only && !status_bodyless(status);
+}
+
+int gly_send(gly_req *req, int status, const char *content_type, const void *body, size_t len)
+{
+    int rc = check_send(req, status, content_type);
+    if (rc < 0)
+        return rc;
+    rc = put_head(req, status, content_type, (int64_t)len, false);
+    if (body_allowed(req, status) && len) {
+        gly__out_append(req->w, body, len);
+        req->bytes_out += len;
+    }
+    return rc ? rc : gly_buf_err(&req->w->out);
+}
+
+int gly_send_iov(gly_req *req, int status, const char *content_type, const gly_str *parts,
+                 size_t nparts)
+{
+    int rc = check_send(req, status, content_type);
+    if (rc < 0)
+        return rc;
+    uint64_t total = 0;
+    for (size_t i = 0; i < nparts; i++)
+        total += parts[i].n;
+    rc = put_head(req, status, content_type, (int64_t)total, false);
+    if (body_allowed(req, status)) {
+        for (size_t i = 0; i < nparts; i++)
+            if (parts[i].n && gly__out_ref(req->w, parts[i].p, parts[i].n))
+                req->has_ref = true;
+        req->bytes_out += total;
+    }
+    return rc ? rc : gly_buf_err(&req->w->out);
+}
+
+int gly_send_ref(gly_req *req, int status, const char *content_type, const void *body, size_t len)
+{
+    gly_str part = {body, len};
+    return gly_send_iov(req, status, content_type, &part, 1);
+}
+
+int gly_send_buf(gly_req *req, int status, const char *content_type, gly_buf *body)
+{
+    if (gly_buf_err(body))
+        return gly_buf_err(body);
+    if (body->arena == &req->arena)
+        return gly_send_ref(req, status, content_type, body->p, body->len);
+    return gly_send(req, status, content_type, body->p, body->len);
+}
+
+int gly_send_text(gly_req *req, int status, const char *text)
+{
+    return gly_send(req, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+int gly_set_header_str(gly_req *req, gly_str name, gly_str value)
+{
+    static const char *const reserved[] = {"server", "date", "content-length",
+                                           "transfer-encoding", "connection"};
+    if (req->sent)
+        return GLY_ESTATE;
+    if (!name.p || name.n == 0 || !value.p)
+        return GLY_EINVAL;
+    for (size_t i = 0; i < name.n; i++) {
+        unsigned char ch = (unsigned char)name.p[i];
+        if (ch <= 32 || ch >= 127 || strchr("\"(),/:;<=>?@[\\]{}", ch))
+            return GLY_EINVAL;
+    }
+    for (size_t i = 0; i < value.n; i++)
+        if (value.p[i] == '\r' || value.p[i] == '\n' || value.p[i] == '\0')
+            return GLY_EINVAL;
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (gly_str_ieq_c(name, reserved[i]))
+            return GLY_EINVAL;
+    struct resp_header *h = gly_arena_alloc(&req->arena, sizeof *h);
+    char *n = gly_arena_strndup(&req->arena, name.p, name.n);
+    char *v = gly_arena_strndup(&req->arena, value.p, value.n);
+    if (!h || !n || !v)
+        return GLY_ENOMEM;
+    h->name = (gly_str){n, name.n};
+    h->value = (gly_str){v, value.n};
+    h->next = NULL;
+    *req->hdrs_tail = h;
+    req->hdrs_tail = &h->next;
+    return 0;
+}
+
+int gly_set_header(gly_req *req, const char *name, const char *value)
+{
+    return gly_set_header_str(req, gly_str_c(name), gly_str_c(value));
+}
+
+bool gly_resp_sent(const gly_req *req)
+{
+    return req->sent;
+}
+
+/* Writes an RFC 9457 problem document for status into b. */
+static void problem_json(gly_buf *b, int status, const char *code, const char *detail, gly_str id)
+{
+    gly_json j;
+    gly_json_init(&j, b);
+    gly_json_obj_begin(&j);
+    gly_json_key(&j, "type");
+    gly_json_str(&j, "about:blank");
+    gly_json_key(&j, "title");
+    gly_json_str(&j, gly_status_text(status));
+    gly_json_key(&j, "status");
+    gly_json_i64(&j, status);
+    if (detail) {
+        gly_json_key(&j, "detail");
+        gly_json_str(&j, detail);
+    }
+    if (code) {
+        gly_json_key(&j, "code");
+        gly_json_str(&j, code);
+    }
+    if (id.p) {
+        gly_json_key(&j, "request_id");
+        gly_json_strn(&j, id.p, id.n);
+    }
+    gly_json_obj_end(&j);
+}
+
+int gly_problem(gly_req *req, int status, const char *code, const char *detail)
+{
+    gly_buf b;
+    gly_buf_init(&b, NULL, 0, &req->arena, 0);
+    problem_json(&b, status, code, detail, gly_req_id(req));
+    return gly_send_buf(req, status, "application/problem+json", &b);
+}
+
+/*
+ * An error the engine answers before any handler: a malformed request, a
+ * limit, a timeout. The connection closes after it.
+ */
+int gly__resp_simple(struct worker *w, struct conn *c, int status, const char *why, bool close)
+{
+    char seed[512];
+    gly_buf body;
+    gly_buf_init(&body, seed, sizeof seed, NULL, 4096);
+    problem_json(&body, status, NULL, why, GLY_STR_NULL);
+    gly_buf *o = &w->out;
+    size_t start = o->len;
+    char num[24];
+    put_status_line(o, status);
+    gly_buf_append(o, "Content-Type: application/problem+json\r\nContent-Length: ", 56);
+    gly_buf_append(o, num, gly_u64_to_dec(num, body.len));
+    gly_buf_puts(o, close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
+    gly_buf_append(o, body.p, body.len);
+    gly__access_log(w, gly__conn_peer(c), GLY_STR("-"), GLY_STR("-"), status, o->len - start, 0,
+                    GLY_STR_NULL, why);
+    gly_buf_dispose(&body);
+    if (close)
+        c->keep_alive = false;
+    return gly_buf_err(o);
+}
+
+int gly_stream_begin(gly_req *req, int status, const char *content_type)
+{
+    int rc = check_send(req, status, content_type);
+    if (rc < 0)
+        return rc;
+    bool chunked = req->head.minor_version == 1 && body_allowed(req, status);
+    req->streaming = true;
+    rc = put_head(req, status, content_type, body_allowed(req, status) ? -1 : 0, chunked);
+    if (rc < 0)
+        return rc;
+    if (!body_allowed(req, status))
+        req->stream_ended = true;
+    return gly__conn_flush(req->conn);
+}
+
+int gly_stream_write(gly_req *req, const void *data, size_t len)
+{
+    if (!req->streaming || req->stream_ended)
+        return GLY_ESTATE;
+    if (req->conn->eof)
+        return GLY_ECANCELED;
+    if (len == 0)
+        return 0;
+    struct worker *w = req->w;
+    bool chunked = req->head.minor_version == 1;
+    if (chunked) {
+        char size[24];
+        int n = snprintf(size, sizeof size, "%zx\r\n", len);
+        gly__out_append(w, size, (size_t)n);
+        req->bytes_out += (uint64_t)n + 2;
+    }
+    gly__out_append(w, data, len);
+    if (chunked)
+        gly__out_append(w, "\r\n", 2);
+    req->bytes_out += len;
+    int rc = gly__conn_flush(req->conn);
+    if (rc < 0)
+        return rc;
+    return gly__wait_write(req);
+}
+
+int gly_stream_end(gly_req *req)
+{
+    if (!req->streaming || req->stream_ended)
+        return GLY_ESTATE;
+    req->stream_ended = true;
+    if (req->head.minor_version == 1) {
+        gly__out_append(req->w, "0\r\n\r\n", 5);
+        req->bytes_out += 5;
+    }
+    return req->conn->eof ? GLY_ECANCELED : 0;
+}
+
+/*
+ * After the chain returned: a failure or a missing response becomes a 500
+ * that names only the request id; the log gets the detail.
+ */
+void gly__resp_finish_default(struct gly_req *req, int rc)
+{
+    gly_str id = gly_req_id(req);
+    if (req->streaming) {
+        if (rc < 0) {
+            gly_log_error("handler failed mid-stream: %s (route %s, request %.*s)",
+                          gly_err_name(rc), req->pattern ? req->pattern : "-", (int)id.n, id.p);
+            /* a truncated chunked body: the client must see the failure */
+            req->conn->keep_alive = false;
+            req->conn->eof = true;
+        } else if (!req->stream_ended) {
+            gly_stream_end(req);
+        }
+        return;
+    }
+    if (req->sent) {
+        if (rc < 0)
+            gly_log_warn("handler failed after responding: %s (route %s, request %.*s)",
+                         gly_err_name(rc), req->pattern ? req->pattern : "-", (int)id.n, id.p);
+        return;
+    }
+    if (rc < 0)
+        gly_log_error("handler failed: %s: %s (route %s, request %.*s)", gly_err_name(rc),
+                      gly_strerror(rc), req->pattern ? req->pattern : "-", (int)id.n, id.p);
+    else
+        gly_log_error("handler returned without a response (route %s, request %.*s)",
+                      req->pattern ? req->pattern : "-", (int)id.n, id.p);
+    req->hdrs = NULL; /* what the handler added is not for the error */
+    req->hdrs_tail = &req->hdrs;
+    gly_problem(req, 500, "internal-error",
+                "The server failed to handle the request. Quote the request id when you "
+                "report it.");
+}

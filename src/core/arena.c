@@ -12,7 +12,7 @@
  * build.
  *
  * Invariant that gly_arena_realloc() relies on: a block whose current size
- * is over GLY__ARENA_LARGE always lives in its own large block (a chunk
+ * is over LARGE_THRESHOLD always lives in its own large block (a chunk
  * block never grows in place past that size), so old_n alone tells which
  * kind p is.
  *
@@ -28,26 +28,26 @@
 #include <galley/arena.h>
 
 #if defined(__SANITIZE_ADDRESS__)
-#define GLY__ASAN 1
+#define HAVE_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define GLY__ASAN 1
+#define HAVE_ASAN 1
 #endif
 #endif
 
-#ifdef GLY__ASAN
+#ifdef HAVE_ASAN
 #include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
 #define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#define REDZONE ((size_t)16)
+#define REDZONE        ((size_t)16)
 #else
-#define POISON(p, n) ((void)(p), (void)(n))
+#define POISON(p, n)   ((void)(p), (void)(n))
 #define UNPOISON(p, n) ((void)(p), (void)(n))
-#define REDZONE ((size_t)0)
+#define REDZONE        ((size_t)0)
 #endif
 
-#define ARENA_ALIGN ((size_t)16)
-#define GLY__ARENA_LARGE (GLY_ARENA_CHUNK / 4)
+#define ARENA_ALIGN     ((size_t)16)
+#define LARGE_THRESHOLD (GLY_ARENA_CHUNK / 4)
 /* Requests past this are refused before any size arithmetic can overflow. */
 #define MAX_REQUEST (SIZE_MAX / 4)
 
@@ -71,7 +71,7 @@ struct gly__arena_cleanup {
 /* malloc(3) must return memory at least as aligned as the data members above. */
 _Static_assert(_Alignof(max_align_t) >= 16, "malloc alignment below the arena's 16 bytes");
 _Static_assert(sizeof(struct gly__arena_chunk) % ARENA_ALIGN == 0, "chunk header breaks alignment");
-_Static_assert(GLY_ARENA_CHUNK - sizeof(struct gly__arena_chunk) >= GLY__ARENA_LARGE + REDZONE,
+_Static_assert(GLY_ARENA_CHUNK - sizeof(struct gly__arena_chunk) >= LARGE_THRESHOLD + REDZONE,
                "a chunk must hold the largest small allocation");
 
 static inline size_t round_size(size_t n)
@@ -210,7 +210,7 @@ void *gly_arena_alloc(gly_arena *a, size_t n)
     sz = round_size(n);
     if (over_limit(a, sz))
         return NULL;
-    if (n > GLY__ARENA_LARGE) {
+    if (n > LARGE_THRESHOLD) {
         p = alloc_large(a, n);
     } else {
         p = bump(a, sz);
@@ -266,7 +266,7 @@ void *gly_arena_realloc(gly_arena *a, void *p, size_t old_n, size_t n)
     if (sz > old_sz && over_limit(a, sz - old_sz))
         return NULL;
 
-    if (old_n > GLY__ARENA_LARGE) {
+    if (old_n > LARGE_THRESHOLD) {
         q = realloc_large(a, p, n);
         if (!q)
             return NULL;
@@ -280,7 +280,7 @@ void *gly_arena_realloc(gly_arena *a, void *p, size_t old_n, size_t n)
      */
     q = p;
     if (a->chunks && q >= a->chunks->data && q + old_sz + REDZONE == a->cur &&
-        n <= GLY__ARENA_LARGE && sz + REDZONE <= (size_t)(a->end - q)) {
+        n <= LARGE_THRESHOLD && sz + REDZONE <= (size_t)(a->end - q)) {
         POISON(q, old_sz > sz ? old_sz : sz);
         UNPOISON(q, n);
         a->cur = q + sz + REDZONE;

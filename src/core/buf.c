@@ -24,7 +24,7 @@
 #endif
 
 /* The first heap or arena block: big enough for a typical header or small JSON value. */
-#define MIN_GROWTH ((size_t)64)
+#define MIN_GROWTH  ((size_t)64)
 #define DEFAULT_MAX (SIZE_MAX / 2)
 
 void gly_buf_init(gly_buf *b, char *seed, size_t seed_cap, gly_arena *arena, size_t max)
@@ -290,7 +290,7 @@ const char *gly_buf_cstr(gly_buf *b)
  * output holds no control character at all.
  */
 static const char json_escape[128] = {
-    ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r',  ['\t'] = 't',  ['"'] = '"',
+    ['\b'] = 'b',  ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't', ['"'] = '"',
     ['\\'] = '\\', [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u',
     [0x05] = 'u',  [0x06] = 'u', [0x07] = 'u', [0x0b] = 'u', [0x0e] = 'u', [0x0f] = 'u',
     [0x10] = 'u',  [0x11] = 'u', [0x12] = 'u', [0x13] = 'u', [0x14] = 'u', [0x15] = 'u',
@@ -323,10 +323,9 @@ static size_t utf8_len(const unsigned char *s, size_t n)
             lo = 0x90;
         else if (c == 0xF4)
             hi = 0x8F;
-        return n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 &&
-                       (s[3] & 0xC0) == 0x80
-                   ? 4
-                   : 0;
+        if (n < 4 || s[1] < lo || s[1] > hi)
+            return 0;
+        return (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80 ? 4 : 0;
     }
     return 0;
 }

@@ -14,8 +14,8 @@
 #include <galley/time.h>
 
 #define SECS_PER_DAY 86400
-#define MIN_UNIX INT64_C(-62167219200) /* 0000-01-01T00:00:00Z */
-#define MAX_UNIX INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+#define MIN_UNIX     INT64_C(-62167219200) /* 0000-01-01T00:00:00Z */
+#define MAX_UNIX     INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 
 struct civil {
     unsigned year, mon, mday, wday, hour, min, sec;

@@ -46,6 +46,8 @@ static void conn_process(struct conn *c);
 static void conn_finish_run(struct conn *c);
 static void conn_close(struct conn *c);
 static void conn_end(struct conn *c);
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out);
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 static void worker_check_done(struct worker *w);
 
 /* ------------------------------------------------------------------------ */
@@ -236,6 +238,8 @@ static void on_write(uv_write_t *wr, int status)
             return;
         c->eof = true;
     }
+    if (!c->closed)
+        tl_set(c, TL_NONE); /* the write timeout ends with the write */
     struct gly_req *req = c->req;
     if (c->state == CS_HANDLER && req->waiting_write) {
         req->waiting_write = false;
@@ -245,7 +249,6 @@ static void on_write(uv_write_t *wr, int status)
     }
     if (c->closed || c->state == CS_HANDLER)
         return; /* a sleeping handler finishes the run when it wakes */
-    tl_set(c, TL_NONE);
     conn_process(c);
     conn_finish_run(c);
 }
@@ -381,6 +384,8 @@ static void conn_end(struct conn *c)
         return;
     }
     tl_set(c, TL_LINGER);
+    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read) == 0)
+        c->reading = true; /* to see the peer's FIN */
 }
 
 static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)

@@ -8,9 +8,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <cmocka.h>
-
+/* clang-format off: cmocka.h needs the headers above first */
 #include <galley/arena.h>
+
+#include "gly_test.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TEST_ASAN 1

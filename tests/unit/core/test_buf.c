@@ -10,11 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <cmocka.h>
-
+/* clang-format off: cmocka.h needs the headers above first */
 #include <galley/arena.h>
 #include <galley/buf.h>
 #include <galley/common.h>
+
+#include "gly_test.h"
 
 /* Escapes s[0..n) into a fresh buffer and checks the result and the return value. */
 static void check_json(const char *s, size_t n, const char *want, int want_ret)
@@ -28,7 +29,7 @@ static void check_json(const char *s, size_t n, const char *want, int want_ret)
 }
 
 #define CHECK_JSON(lit, want, ret) check_json(lit, sizeof(lit) - 1, want, ret)
-#define FFFD "\xEF\xBF\xBD"
+#define FFFD                       "\xEF\xBF\xBD"
 
 static void buf_append_uses_seed_before_heap(void **state)
 {
@@ -251,7 +252,8 @@ static void u64_to_dec_matches_printf(void **state)
             assert_memory_equal(got, want, n);
         }
     }
-    for (uint64_t x = 0x9e3779b97f4a7c15u, i = 0; i < 10000; i++, x = x * 6364136223846793005u + 1) {
+    for (uint64_t x = 0x9e3779b97f4a7c15u, i = 0; i < 10000;
+         i++, x = x * 6364136223846793005u + 1) {
         size_t n = gly_u64_to_dec(got, x >> (i % 64));
         int m = snprintf(want, sizeof(want), "%" PRIu64, x >> (i % 64));
         assert_int_equal(n, (size_t)m);
@@ -295,9 +297,9 @@ static void json_str_escapes_line_and_paragraph_separators(void **state)
 static void json_str_copies_valid_utf8_unchanged(void **state)
 {
     /* 2, 3 and 4 byte forms at the edges of their ranges. */
-    CHECK_JSON("\xC2\x80 h\xC3\xA9llo \xE2\x82\xAC \xEF\xBF\xBF \xF0\x90\x80\x80 \xF4\x8F\xBF\xBF",
-               "\"\xC2\x80 h\xC3\xA9llo \xE2\x82\xAC \xEF\xBF\xBF \xF0\x90\x80\x80 \xF4\x8F\xBF\xBF\"",
-               0);
+    CHECK_JSON(
+        "\xC2\x80 h\xC3\xA9llo \xE2\x82\xAC \xEF\xBF\xBF \xF0\x90\x80\x80 \xF4\x8F\xBF\xBF",
+        "\"\xC2\x80 h\xC3\xA9llo \xE2\x82\xAC \xEF\xBF\xBF \xF0\x90\x80\x80 \xF4\x8F\xBF\xBF\"", 0);
     CHECK_JSON("\xED\x9F\xBF\xEE\x80\x80", "\"\xED\x9F\xBF\xEE\x80\x80\"", 0);
 }
 
@@ -350,7 +352,11 @@ static void json_str_past_max_sets_e2big(void **state)
 
     /* Six bytes of input, but four escapes make it 2 + 2 + 4 * 6 bytes. */
     gly_buf_init(&b, NULL, 0, NULL, 16);
-    assert_int_equal(gly_buf_json_str(&b, "\x01\x02\x03\x04" "ab", 6), GLY_E2BIG);
+    assert_int_equal(gly_buf_json_str(&b,
+                                      "\x01\x02\x03\x04"
+                                      "ab",
+                                      6),
+                     GLY_E2BIG);
     assert_int_equal(gly_buf_err(&b), GLY_E2BIG);
     assert_int_equal(gly_buf_json_str(&b, "a", 1), GLY_E2BIG);
     gly_buf_dispose(&b);

@@ -16,9 +16,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
+/* clang-format off: cmocka.h needs the headers above first */
 #include <galley/log.h>
+
+#include "gly_test.h"
 
 static int pipe_fd[2];
 static char got[65536];

@@ -10,9 +10,10 @@
 #include <stdio.h>
 #include <time.h>
 
-#include <cmocka.h>
-
+/* clang-format off: cmocka.h needs the headers above first */
 #include <galley/time.h>
+
+#include "gly_test.h"
 
 static void check_http_date(int64_t t, const char *want)
 {

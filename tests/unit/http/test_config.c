@@ -11,13 +11,11 @@
 #include <unistd.h>
 
 /* clang-format off: cmocka.h needs the headers above first */
-#include <cmocka.h>
-/* clang-format on */
-
 #include <galley/buf.h>
 #include <galley/http.h>
 #include <galley/log.h>
 
+#include "gly_test.h"
 #include "http/config.h"
 
 #define KIB ((uint64_t)1 << 10)

@@ -9,11 +9,9 @@
 #include <string.h>
 
 /* clang-format off: cmocka.h needs the headers above first */
-#include <cmocka.h>
-/* clang-format on */
-
 #include <galley/http.h>
 
+#include "gly_test.h"
 #include "http/router.h"
 
 /* Distinct non-NULL values to map routes to. */

@@ -11,11 +11,10 @@
 #include <string.h>
 
 /* clang-format off: cmocka.h needs the headers above first */
-#include <cmocka.h>
-/* clang-format on */
-
 #include <galley/buf.h>
 #include <galley/json.h>
+
+#include "gly_test.h"
 
 struct fixture {
     gly_buf b;

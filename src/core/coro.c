@@ -119,9 +119,9 @@ static _Thread_local gly_coro *current;
 #endif
 
 #if CORO_ASM
-/* coro_<arch>.S */
-void gly__coro_switch(void **save_sp, void *load_sp);
-void gly__coro_trampoline(void);
+/* coro_<arch>.S; hidden there too, so calls and the address need no PLT or GOT. */
+__attribute__((visibility("hidden"))) void gly__coro_switch(void **save_sp, void *load_sp);
+__attribute__((visibility("hidden"))) void gly__coro_trampoline(void);
 #endif
 
 static char *stack_hi(gly_coro *co)

@@ -104,6 +104,17 @@ gly__coro_trampoline:
     .cfi_endproc
     .size   gly__coro_trampoline, .-gly__coro_trampoline
 
+#elif defined(__aarch64__) && (defined(__ARM_FEATURE_BTI_DEFAULT) || defined(__ARM_FEATURE_PAC_DEFAULT))
+/*
+ * Empty on aarch64 but linked there all the same: mark it fit for BTI and
+ * PAC like coro_aarch64.S, or the linker turns them off for the whole binary.
+ */
+    .pushsection .note.gnu.property, "a"
+    .p2align 3
+    .long   4, 16, 5                /* name size, descriptor size, NT_GNU_PROPERTY_TYPE_0 */
+    .asciz  "GNU"
+    .long   0xc0000000, 4, 3, 0     /* GNU_PROPERTY_AARCH64_FEATURE_1_AND: BTI | PAC */
+    .popsection
 #endif
 
     .section .note.GNU-stack,"",%progbits

@@ -10,10 +10,11 @@
  * past max_request_line bytes while in the request line; needing a byte
  * there is the 431 or 414.
  *
- * When the caller comes back with more bytes (last_len > 0) only the new
- * bytes are searched for the end of the head; the full pass runs once the
- * head is complete or a limit is passed. An error in bytes that arrived
- * after the first call is therefore reported when the head completes.
+ * When the caller comes back with more bytes (last_len > 0) and the request
+ * line was already complete, only the new bytes are searched for the end of
+ * the head; the full pass runs again once the head is complete or max_head is
+ * passed. So an error in a field line that arrived after the request line is
+ * reported when the head completes (or overflows), not at once.
  */
 #include <limits.h>
 #include <string.h>
@@ -125,6 +126,29 @@ static inline const char *scan_value(const char *p, const char *end)
     return p;
 }
 
+/* Returns the first byte in [p, end) that is not a tchar, or end. */
+static inline const char *scan_token(const char *p, const char *end)
+{
+    for (; end - p >= 4; p += 4) {
+        if (!tchar[U(p[0])]) {
+            return p;
+        }
+        if (!tchar[U(p[1])]) {
+            return p + 1;
+        }
+        if (!tchar[U(p[2])]) {
+            return p + 2;
+        }
+        if (!tchar[U(p[3])]) {
+            return p + 3;
+        }
+    }
+    while (p < end && tchar[U(*p)]) {
+        p++;
+    }
+    return p;
+}
+
 /* Returns the first byte in [p, end) that is not a request-target byte, or end. */
 static inline const char *scan_target(const char *p, const char *end)
 {
@@ -146,6 +170,35 @@ static inline const char *scan_target(const char *p, const char *end)
         p++;
     }
     return p;
+}
+
+/* Returns the first "\r\n\r\n" in [p, end), or NULL. */
+static const char *find_crlfcrlf(const char *p, const char *end)
+{
+    if (end - p < 4) {
+        return NULL;
+    }
+    const char *q = p + 3; /* where the LF that ends one can be */
+#ifdef __SSE2__
+    const __m128i lf = _mm_set1_epi8('\n');
+    for (; end - q >= 16; q += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, lf));
+        for (; m != 0; m &= m - 1) {
+            const char *e = q + __builtin_ctz(m);
+            if (e[-1] == '\r' && e[-2] == '\n' && e[-3] == '\r') {
+                return e - 3;
+            }
+        }
+    }
+#endif
+    while (q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+        if (q[-1] == '\r' && q[-2] == '\n' && q[-3] == '\r') {
+            return q - 3;
+        }
+        q++;
+    }
+    return NULL;
 }
 
 int gly_http_method_lookup(const char *p, size_t n)
@@ -269,7 +322,7 @@ static const char *check_target(struct gly_http_head *h, const char *t, size_t n
     }
     if (*t == '*') {
         if (n != 1 || h->method_id != GLY_OPTIONS) {
-            return "'*' target is only for OPTIONS";
+            return n == 1 ? "'*' target is only for OPTIONS" : "invalid request-target";
         }
         h->path = h->target;
         h->query = GLY_STR_NULL;
@@ -574,6 +627,10 @@ static int head_semantics(struct gly_http_head *h, const struct fields *f, int *
                               : (f->conn & (CONN_KEEP_ALIVE | CONN_CLOSE)) == CONN_KEEP_ALIVE) {
         h->flags |= GLY_HTTP_KEEP_ALIVE;
     }
+    if (h->minor_version == 0) {
+        /* RFC 9110 10.1.1: a 100-continue expectation in HTTP/1.0 is ignored */
+        h->flags &= ~(unsigned)GLY_HTTP_EXPECT_CONTINUE;
+    }
     if ((f->conn & CONN_UPGRADE) && f->upgrade) {
         h->flags |= GLY_HTTP_UPGRADE;
     }
@@ -600,6 +657,9 @@ static int parse_head(const char *buf, size_t len, const struct gly_http_limits 
         if (p == hend) {
             goto starved;
         }
+        if (*p == '\n') {
+            return fail(status, why, 400, "bare LF");
+        }
         if (*p != '\r') {
             break;
         }
@@ -625,7 +685,9 @@ static int parse_head(const char *buf, size_t len, const struct gly_http_limits 
         goto rl_starved;
     }
     if (*p != ' ') {
-        return fail(status, why, 400, "invalid character in method");
+        return fail(status, why, 400,
+                    *p == '\r' || *p == '\n' ? "malformed request line"
+                                             : "invalid character in method");
     }
     if (p == rl) {
         return fail(status, why, 400, "empty method");
@@ -642,7 +704,8 @@ static int parse_head(const char *buf, size_t len, const struct gly_http_limits 
         goto rl_starved;
     }
     if (*p != ' ' || p == t) {
-        return fail(status, why, 400, "invalid request-target");
+        return fail(status, why, 400,
+                    *p == '\r' || *p == '\n' ? "malformed request line" : "invalid request-target");
     }
     if ((err = check_target(h, t, (size_t)(p - t))) != NULL) {
         return fail(status, why, 400, err);
@@ -703,9 +766,7 @@ static int parse_head(const char *buf, size_t len, const struct gly_http_limits 
             return fail(status, why, 431, "too many header fields");
         }
         const char *name = p;
-        while (p < hend && tchar[U(*p)]) {
-            p++;
-        }
+        p = scan_token(p, hend);
         if (p == hend) {
             goto starved;
         }
@@ -767,28 +828,32 @@ starved:
 }
 
 /*
- * True when the request line in buf[0..len) has passed max_request_line
- * bytes without a CR, after the empty lines the full pass would skip.
+ * True when the request line may have changed since the previous call saw
+ * buf[0..last_len): its CR (the first CR after the empty lines the full pass
+ * skips) is missing or was not followed by a byte then. Such a line is parsed
+ * again, so a bad method or a line past max_request_line is reported at once;
+ * a complete line was parsed by the call that first saw its CRLF.
  */
-static bool request_line_too_long(const char *buf, size_t len, size_t max)
+static bool request_line_open(const char *buf, size_t len, size_t last_len)
 {
     size_t s = 0;
     for (int i = 0; i < MAX_EMPTY_LINES && len - s >= 2 && buf[s] == '\r' && buf[s + 1] == '\n';
          i++) {
         s += 2;
     }
-    return len - s > max && memchr(buf + s, '\r', max + 1) == NULL;
+    const char *cr = memchr(buf + s, '\r', len - s);
+    return cr == NULL || (size_t)(cr - buf) + 1 >= last_len;
 }
 
 int gly_http_parse_head(const char *buf, size_t len, size_t last_len,
                         const struct gly_http_limits *lim, struct gly_http_head *h, int *status,
                         const char **why)
 {
-    if (last_len > 0 && last_len <= len) {
+    if (last_len > 0 && last_len <= len && len <= head_limit(lim)) {
         /* the bytes before last_len - 3 cannot start the final CRLFCRLF */
         size_t from = last_len > 3 ? last_len - 3 : 0;
-        if (memmem(buf + from, len - from, "\r\n\r\n", 4) == NULL && len <= head_limit(lim) &&
-            !request_line_too_long(buf, len, lim->max_request_line)) {
+        if (find_crlfcrlf(buf + from, buf + len) == NULL &&
+            !request_line_open(buf, len, last_len)) {
             return GLY_HTTP_INCOMPLETE;
         }
     }
@@ -817,8 +882,16 @@ enum {
  */
 static long size_line(const char *s, const char *end, uint64_t *size, const char **why)
 {
-    /* content bytes past CHUNK_LINE_MAX are never accepted; the CR may be the last */
-    const char *w = (size_t)(end - s) > CHUNK_LINE_MAX ? s + CHUNK_LINE_MAX + 1 : end;
+    /*
+     * The scan never reads at w. A line that ends in time (its CR within the
+     * first CHUNK_LINE_MAX + 1 bytes) stops at that CR; otherwise the window
+     * ends after CHUNK_LINE_MAX bytes and needing one more is the error.
+     */
+    size_t avail = (size_t)(end - s);
+    const char *w = end;
+    if (avail > CHUNK_LINE_MAX) {
+        w = s + CHUNK_LINE_MAX + (memchr(s, '\r', CHUNK_LINE_MAX + 1) != NULL);
+    }
     const char *q = s, *b;
     uint64_t v = 0;
     int digits = 0;
@@ -1016,7 +1089,6 @@ int gly_http_chunked_decode(struct gly_http_chunked *d, char *dst, size_t *dst_l
                 }
                 if (*q == '\r') {
                     if (q + 1 == w) {
-                        q++;
                         goto trailer_starved;
                     }
                     if (q[1] != '\n') {

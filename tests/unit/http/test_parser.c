@@ -19,11 +19,9 @@
 #include <unistd.h>
 
 /* clang-format off: cmocka.h needs the headers above first */
-#include <cmocka.h>
-/* clang-format on */
-
 #include <galley/http.h>
 
+#include "gly_test.h"
 #include "http/parser.h"
 
 /* ------------------------------------------------------------------------ */
@@ -569,6 +567,14 @@ static void parse_sets_expect_continue(void **state)
     assert_true(H.flags & GLY_HTTP_EXPECT_CONTINUE);
 }
 
+static void parse_ignores_expect_continue_in_http10(void **state)
+{
+    (void)state;
+    int r = PARSE("POST / HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n");
+    assert_true(r > 0);
+    assert_int_equal(H.flags & GLY_HTTP_EXPECT_CONTINUE, 0);
+}
+
 static void parse_ignores_other_expectations(void **state)
 {
     (void)state;
@@ -625,6 +631,10 @@ static void method_lookup_is_case_sensitive_and_exact(void **state)
     assert_int_equal(gly_http_method_lookup("GE", 2), GLY_METHOD_UNKNOWN);
     assert_int_equal(gly_http_method_lookup("GETS", 4), GLY_METHOD_UNKNOWN);
     assert_int_equal(gly_http_method_lookup("", 0), GLY_METHOD_UNKNOWN);
+    static const char *const near[] = {"PUX", "POSX", "PATCX", "DELETX", "OPTIONX", "CONNECX"};
+    for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) {
+        assert_int_equal(gly_http_method_lookup(near[i], strlen(near[i])), GLY_METHOD_UNKNOWN);
+    }
 }
 
 static void parse_accepts_host_forms(void **state)
@@ -848,6 +858,7 @@ static void parse_rejects_bare_cr_in_request_line(void **state)
     (void)state;
     assert_rejected(PARSE("GET / HTTP/1.1\rHost: h\r\n\r\n"), 400);
     assert_rejected(PARSE("GET /\r HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+    assert_rejected(PARSE("\rGET / HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
 }
 
 static void parse_rejects_bare_lf_after_request_line(void **state)
@@ -978,6 +989,44 @@ static void parse_rejects_long_request_line_414_before_head_complete(void **stat
     assert_int_equal(st, 414);
 }
 
+static void parse_rejects_bad_method_arriving_in_a_later_call(void **state)
+{
+    (void)state;
+    static const char in[] = "GE(T / HTTP/1.1\r\nHost: h\r\n";
+    char *b = guarded(in, sizeof in - 1);
+    assert_int_equal(gly_http_parse_head(b, 2, 0, &deflim, &H, &st, &why), GLY_HTTP_INCOMPLETE);
+    st = 0;
+    assert_int_equal(gly_http_parse_head(b, 4, 2, &deflim, &H, &st, &why), GLY_HTTP_ERROR);
+    assert_int_equal(st, 400);
+}
+
+static void parse_rejects_bad_version_arriving_in_a_later_call(void **state)
+{
+    (void)state;
+    static const char in[] = "GET / HTTP/9.9\r\nHost: h\r\n";
+    char *b = guarded(in, sizeof in - 1);
+    assert_int_equal(gly_http_parse_head(b, 6, 0, &deflim, &H, &st, &why), GLY_HTTP_INCOMPLETE);
+    assert_int_equal(gly_http_parse_head(b, 15, 6, &deflim, &H, &st, &why), GLY_HTTP_INCOMPLETE);
+    st = 0;
+    assert_int_equal(gly_http_parse_head(b, 16, 15, &deflim, &H, &st, &why), GLY_HTTP_ERROR);
+    assert_int_equal(st, 505);
+}
+
+static void parse_reports_field_errors_of_later_calls_when_the_head_ends(void **state)
+{
+    (void)state;
+    static const char in[] = "GET / HTTP/1.1\r\nHost: h\r\nX: a\x01b\r\n\r\n";
+    size_t n = sizeof in - 1;
+    char *b = guarded(in, n);
+    assert_int_equal(gly_http_parse_head(b, 20, 0, &deflim, &H, &st, &why), GLY_HTTP_INCOMPLETE);
+    /* the request line was complete: only the end of the head is looked for */
+    assert_int_equal(gly_http_parse_head(b, n - 2, 20, &deflim, &H, &st, &why),
+                     GLY_HTTP_INCOMPLETE);
+    st = 0;
+    assert_int_equal(gly_http_parse_head(b, n, n - 2, &deflim, &H, &st, &why), GLY_HTTP_ERROR);
+    assert_int_equal(st, 400);
+}
+
 static void parse_counts_long_request_line_after_empty_lines(void **state)
 {
     (void)state;
@@ -1018,6 +1067,8 @@ static void parse_rejects_invalid_host_value(void **state)
     assert_rejected(PARSE("GET / HTTP/1.1\r\nHost: h:8x\r\n\r\n"), 400);
     assert_rejected(PARSE("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n"), 400);
     assert_rejected(PARSE("GET / HTTP/1.1\r\nHost: h%zz\r\n\r\n"), 400);
+    assert_rejected(PARSE("GET / HTTP/1.1\r\nHost: [::1/]\r\n\r\n"), 400);
+    assert_rejected(PARSE("GET / HTTP/1.1\r\nHost: []\r\n\r\n"), 400);
 }
 
 static void parse_rejects_obs_fold(void **state)
@@ -1103,6 +1154,7 @@ static void parse_rejects_bare_cr_in_value(void **state)
     (void)state;
     assert_rejected(PARSE(REQ11("X-A: a\rb\r\n")), 400);
     assert_rejected(PARSE(REQ11("X-A: a\r\r\n")), 400);
+    assert_rejected(PARSE(REQ11("X-A: a \rb\r\n")), 400);
 }
 
 static void parse_rejects_bare_cr_in_name(void **state)
@@ -1279,6 +1331,11 @@ static void parse_rejects_invalid_transfer_encoding_syntax(void **state)
     assert_rejected(PARSE(REQ11("Transfer-Encoding: \"chunked\"\r\n")), 400);
     assert_rejected(PARSE(REQ11("Transfer-Encoding: chun ked\r\n")), 400);
     assert_rejected(PARSE(REQ11("Transfer-Encoding: chunked;a=b\r\n")), 400);
+    assert_rejected(PARSE(REQ11("Transfer-Encoding: x;q=\"a, chunked\r\n")), 400);
+    assert_rejected(PARSE(REQ11("Transfer-Encoding: x;q=\"\\\x01\", chunked\r\n")), 400);
+    assert_rejected(PARSE(REQ11("Transfer-Encoding: x;q=\"\x01\", chunked\r\n")), 400);
+    assert_rejected(PARSE(REQ11("Transfer-Encoding: x;q=, chunked\r\n")), 400);
+    assert_rejected(PARSE(REQ11("Transfer-Encoding: x;q, chunked\r\n")), 400);
 }
 
 static void parse_rejects_transfer_encoding_in_http10(void **state)
@@ -1755,6 +1812,7 @@ int main(void)
         T(parse_accepts_identical_duplicate_content_length),
         T(parse_sets_chunked_flag_case_insensitively),
         T(parse_sets_expect_continue),
+        T(parse_ignores_expect_continue_in_http10),
         T(parse_ignores_other_expectations),
         T(parse_sets_upgrade_with_connection_upgrade_and_upgrade_field),
         T(parse_accepts_every_known_method),
@@ -1797,6 +1855,9 @@ int main(void)
         T(parse_rejects_high_bytes_in_target),
         T(parse_rejects_long_request_line_414),
         T(parse_rejects_long_request_line_414_before_head_complete),
+        T(parse_rejects_bad_method_arriving_in_a_later_call),
+        T(parse_rejects_bad_version_arriving_in_a_later_call),
+        T(parse_reports_field_errors_of_later_calls_when_the_head_ends),
         T(parse_counts_long_request_line_after_empty_lines),
         T(parse_rejects_http11_without_host),
         T(parse_rejects_two_hosts),

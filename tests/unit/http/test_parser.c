@@ -18,7 +18,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* clang-format off: cmocka.h needs the headers above first */
 #include <galley/http.h>
 
 #include "gly_test.h"

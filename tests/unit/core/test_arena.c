@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-/* clang-format off: cmocka.h needs the headers above first */
 #include <galley/arena.h>
 
 #include "gly_test.h"

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* clang-format off: cmocka.h needs the headers above first */
 #include <galley/arena.h>
 #include <galley/buf.h>
 #include <galley/common.h>

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* clang-format off: cmocka.h needs the headers above first */
 #include <galley/log.h>
 
 #include "gly_test.h"

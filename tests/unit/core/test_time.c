@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <time.h>
 
-/* clang-format off: cmocka.h needs the headers above first */
 #include <galley/time.h>
 
 #include "gly_test.h"

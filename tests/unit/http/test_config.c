@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* clang-format off: cmocka.h needs the headers above first */
 #include <galley/buf.h>
 #include <galley/http.h>
 #include <galley/log.h>

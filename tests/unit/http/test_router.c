@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* clang-format off: cmocka.h needs the headers above first */
 #include <galley/http.h>
 
 #include "gly_test.h"

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* clang-format off: cmocka.h needs the headers above first */
 #include <galley/buf.h>
 #include <galley/json.h>
 

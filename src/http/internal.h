@@ -224,7 +224,8 @@ void gly__access_log(struct worker *w, const char *peer, gly_str method, gly_str
                      uint64_t bytes, uint64_t dur_ns, gly_str id, const char *error);
 
 /* response.c */
-int gly__resp_simple(struct worker *w, struct conn *c, int status, const char *why, bool close);
+int gly__resp_simple(struct worker *w, struct conn *c, struct gly_req *req, int status,
+                     const char *why);
 void gly__resp_finish_default(struct gly_req *req, int rc);
 
 #endif

@@ -119,8 +119,9 @@ static int put_head(gly_req *req, int status, const char *ctype, int64_t length,
     struct conn *c = req->conn;
     gly_buf *o = &w->out;
     size_t start = o->len;
-    bool keep = (req->head.flags & GLY_HTTP_KEEP_ALIVE) && !w->stopping && !c->eof;
-    if (length < 0 && !chunked)
+    bool keep = (req->head.flags & GLY_HTTP_KEEP_ALIVE) && !w->stopping && !c->eof &&
+                !atomic_load_explicit(&req->app->stop_requested, memory_order_relaxed);
+    if (length < 0 && !chunked && !req->head_only)
         keep = false;
     c->keep_alive = keep;
 
@@ -306,28 +307,36 @@ int gly_problem(gly_req *req, int status, const char *code, const char *detail)
 }
 
 /*
- * An error the engine answers before any handler: a malformed request, a
- * limit, a timeout. The connection closes after it.
+ * An error the engine answers itself: a malformed request, a limit, a
+ * timeout. req, when not NULL, is the request whose head was parsed (its
+ * slices still valid): the log line and the answer then carry its method,
+ * path and request id. The connection closes after the answer.
  */
-int gly__resp_simple(struct worker *w, struct conn *c, int status, const char *why, bool close)
+int gly__resp_simple(struct worker *w, struct conn *c, struct gly_req *req, int status,
+                     const char *why)
 {
     char seed[512];
     gly_buf body;
+    gly_str id = req ? gly_req_id(req) : GLY_STR_NULL;
     gly_buf_init(&body, seed, sizeof seed, NULL, 4096);
-    problem_json(&body, status, NULL, why, GLY_STR_NULL);
+    problem_json(&body, status, NULL, why, id);
     gly_buf *o = &w->out;
     size_t start = o->len;
     char num[24];
     put_status_line(o, status);
     gly_buf_append(o, "Content-Type: application/problem+json\r\nContent-Length: ", 56);
     gly_buf_append(o, num, gly_u64_to_dec(num, body.len));
-    gly_buf_puts(o, close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
+    if (id.p && w->app->cfg.request_id) {
+        gly_buf_append(o, "\r\nX-Request-Id: ", 16);
+        gly_buf_append(o, id.p, id.n);
+    }
+    gly_buf_puts(o, "\r\nConnection: close\r\n\r\n");
     gly_buf_append(o, body.p, body.len);
-    gly__access_log(w, gly__conn_peer(c), GLY_STR("-"), GLY_STR("-"), status, o->len - start, 0,
-                    GLY_STR_NULL, why);
+    gly__access_log(w, gly__conn_peer(c), req ? req->head.method : GLY_STR("-"),
+                    req ? req->head.path : GLY_STR("-"), status, o->len - start,
+                    req ? gly_now_ns() - req->t0 : 0, id, why);
     gly_buf_dispose(&body);
-    if (close)
-        c->keep_alive = false;
+    c->keep_alive = false;
     return gly_buf_err(o);
 }
 
@@ -336,12 +345,14 @@ int gly_stream_begin(gly_req *req, int status, const char *content_type)
     int rc = check_send(req, status, content_type);
     if (rc < 0)
         return rc;
-    bool chunked = req->head.minor_version == 1 && body_allowed(req, status);
+    bool bodyless = status_bodyless(status);
+    /* a HEAD answer has the head the GET would have had; its writes are dropped */
+    bool chunked = req->head.minor_version == 1 && !bodyless;
     req->streaming = true;
-    rc = put_head(req, status, content_type, body_allowed(req, status) ? -1 : 0, chunked);
+    rc = put_head(req, status, content_type, bodyless ? 0 : -1, chunked);
     if (rc < 0)
         return rc;
-    if (!body_allowed(req, status))
+    if (bodyless)
         req->stream_ended = true;
     return gly__conn_flush(req->conn);
 }
@@ -352,7 +363,7 @@ int gly_stream_write(gly_req *req, const void *data, size_t len)
         return GLY_ESTATE;
     if (req->conn->eof)
         return GLY_ECANCELED;
-    if (len == 0)
+    if (len == 0 || req->head_only)
         return 0;
     struct worker *w = req->w;
     bool chunked = req->head.minor_version == 1;
@@ -377,7 +388,7 @@ int gly_stream_end(gly_req *req)
     if (!req->streaming || req->stream_ended)
         return GLY_ESTATE;
     req->stream_ended = true;
-    if (req->head.minor_version == 1) {
+    if (req->head.minor_version == 1 && !req->head_only) {
         gly__out_append(req->w, "0\r\n\r\n", 5);
         req->bytes_out += 5;
     }

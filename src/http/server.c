@@ -537,14 +537,19 @@ static void conn_finish_run(struct conn *c)
         tl_keep(c, c->buf ? TL_HEAD : TL_IDLE);
 }
 
-/* Answers an error the engine detects itself, then ends the connection. */
+/*
+ * Answers an error the engine detects itself, then ends the connection. The
+ * request in c->req, if any, names the method, path and id in the answer as
+ * long as its slices still point at the bytes (nothing moved since the parse).
+ */
 static void conn_fail(struct conn *c, int status, const char *why)
 {
-    if (c->req) {
-        gly__req_put(c->w, c->req);
+    struct gly_req *req = c->req;
+    gly__resp_simple(c->w, c, req && !c->moved ? req : NULL, status, why);
+    if (req) {
+        gly__req_put(c->w, req);
         c->req = NULL;
     }
-    gly__resp_simple(c->w, c, status, why, true);
     c->state = CS_CLOSING;
 }
 
@@ -647,7 +652,7 @@ static void conn_process(struct conn *c)
             req->t0 = gly_now_ns();
             gly__req_dispatch_prepare(req);
             if (req->head.method_id == GLY_CONNECT) {
-                gly__req_put(w, req);
+                c->req = req;
                 conn_fail(c, 501, "CONNECT is not implemented");
                 break;
             }
@@ -971,6 +976,28 @@ fail:;
     return err;
 }
 
+/*
+ * SO_REUSEPORT would let a second server (of the same user) share a port in
+ * use and split the connections with it. A plain bind first tells whether
+ * anybody listens there already.
+ */
+static int port_free(struct sockaddr_storage *ss, socklen_t sslen)
+{
+    in_port_t port = ss->ss_family == AF_INET6 ? ((struct sockaddr_in6 *)ss)->sin6_port
+                                               : ((struct sockaddr_in *)ss)->sin_port;
+    if (port == 0)
+        return 0;
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1, rc = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)ss, sslen) < 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
 /* Worker count: 0 means the CPUs this process may run on. */
 static unsigned worker_count(const gly_config *cfg)
 {
@@ -1014,6 +1041,7 @@ static void begin_stop(struct runner *r)
     if (r->stopping)
         return;
     r->stopping = true;
+    atomic_store(&app->stop_requested, true);
     gly_log_info("graceful stop: finishing in-flight requests (deadline %u ms)",
                  app->cfg.shutdown_timeout_ms);
     for (unsigned i = 0; i < app->nworkers; i++) {
@@ -1116,6 +1144,10 @@ int gly_run(gly_app *app)
     }
     for (unsigned i = 0; i < n; i++)
         fds[i] = -1;
+    if ((rc = port_free(&ss, sslen)) < 0) {
+        gly_log_error("cannot listen on %s: %s", app->cfg.http, gly_strerror(rc));
+        goto done;
+    }
     for (unsigned i = 0; i < n; i++) {
         fds[i] = listen_socket(&ss, sslen, app->cfg.backlog);
         if (fds[i] < 0) {

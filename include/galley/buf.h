@@ -21,13 +21,13 @@ extern "C" {
 
 /* A builder. Embed by value; read p and len directly, change them only through the calls. */
 typedef struct gly_buf {
-    char *p;         /* the bytes; NUL-terminated after gly_buf_cstr() */
-    size_t len;      /* bytes used */
-    size_t cap;      /* bytes available at p */
-    size_t max;      /* hard cap on len (0: SIZE_MAX / 2) */
+    char *p;          /* the bytes; NUL-terminated after gly_buf_cstr() */
+    size_t len;       /* bytes used */
+    size_t cap;       /* bytes available at p */
+    size_t max;       /* hard cap on len (0: SIZE_MAX / 2) */
     gly_arena *arena; /* grow from this arena; NULL: malloc */
-    int err;         /* first error (GLY_ENOMEM or GLY_E2BIG), sticky */
-    bool owned;      /* p was malloc'd by the buffer */
+    int err;          /* first error (GLY_ENOMEM or GLY_E2BIG), sticky */
+    bool owned;       /* p was malloc'd by the buffer */
 } gly_buf;
 
 /*

@@ -19,14 +19,14 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
-#define GLY_EXTERN __attribute__((visibility("default")))
+#define GLY_EXTERN            __attribute__((visibility("default")))
 #define GLY_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
-#define GLY_LIKELY(x) __builtin_expect(!!(x), 1)
-#define GLY_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GLY_LIKELY(x)         __builtin_expect(!!(x), 1)
+#define GLY_UNLIKELY(x)       __builtin_expect(!!(x), 0)
 #else
 #define GLY_EXTERN
 #define GLY_PRINTF(fmt, args)
-#define GLY_LIKELY(x) (x)
+#define GLY_LIKELY(x)   (x)
 #define GLY_UNLIKELY(x) (x)
 #endif
 

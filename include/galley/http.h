@@ -157,10 +157,10 @@ GLY_EXTERN int gly_route(gly_app *app, const char *method, const char *pattern, 
 GLY_EXTERN int gly_route_ex(gly_app *app, const char *method, const char *pattern, gly_handler h,
                             const gly_route_opts *opts);
 
-#define gly_get(app, pattern, h) gly_route((app), "GET", (pattern), (h))
-#define gly_post(app, pattern, h) gly_route((app), "POST", (pattern), (h))
-#define gly_put(app, pattern, h) gly_route((app), "PUT", (pattern), (h))
-#define gly_patch(app, pattern, h) gly_route((app), "PATCH", (pattern), (h))
+#define gly_get(app, pattern, h)    gly_route((app), "GET", (pattern), (h))
+#define gly_post(app, pattern, h)   gly_route((app), "POST", (pattern), (h))
+#define gly_put(app, pattern, h)    gly_route((app), "PUT", (pattern), (h))
+#define gly_patch(app, pattern, h)  gly_route((app), "PATCH", (pattern), (h))
 #define gly_delete(app, pattern, h) gly_route((app), "DELETE", (pattern), (h))
 
 /*

@@ -27,10 +27,10 @@ typedef struct gly_json {
     gly_buf *b;
     unsigned depth;
     int err;
-    bool after_key;                       /* a key was written; its value is due */
-    uint64_t in_object;                   /* bit d: level d+1 is an object */
-    uint64_t has_items;                   /* bit d: level d+1 has items (comma due) */
-    bool done;                            /* a complete top-level value was written */
+    bool after_key;     /* a key was written; its value is due */
+    uint64_t in_object; /* bit d: level d+1 is an object */
+    uint64_t has_items; /* bit d: level d+1 has items (comma due) */
+    bool done;          /* a complete top-level value was written */
 } gly_json;
 
 /* Starts a document written to b (appended after what b holds). */

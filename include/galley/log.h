@@ -47,8 +47,7 @@ GLY_EXTERN void gly_log_set_fd(int fd);
  * members without braces ("\"route\":\"/x\",\"n\":3") appended after msg.
  * Use the macros below rather than this.
  */
-GLY_EXTERN void gly_log_event(int level, const char *fields, const char *fmt, ...)
-    GLY_PRINTF(3, 4);
+GLY_EXTERN void gly_log_event(int level, const char *fields, const char *fmt, ...) GLY_PRINTF(3, 4);
 
 /* Appends a complete line (n bytes, without the newline) to the log as is. */
 GLY_EXTERN void gly_log_line(const char *line, size_t n);
@@ -70,8 +69,8 @@ GLY_EXTERN void gly_log_flush(void);
     } while (0)
 
 #define gly_log_debug(...) gly_log(GLY_LOG_DEBUG, __VA_ARGS__)
-#define gly_log_info(...) gly_log(GLY_LOG_INFO, __VA_ARGS__)
-#define gly_log_warn(...) gly_log(GLY_LOG_WARN, __VA_ARGS__)
+#define gly_log_info(...)  gly_log(GLY_LOG_INFO, __VA_ARGS__)
+#define gly_log_warn(...)  gly_log(GLY_LOG_WARN, __VA_ARGS__)
 #define gly_log_error(...) gly_log(GLY_LOG_ERROR, __VA_ARGS__)
 
 #ifdef __cplusplus

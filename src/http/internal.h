@@ -23,13 +23,13 @@
 #include "http/parser.h"
 #include "http/router.h"
 
-#define GLY_SHARED_RBUF (64 * 1024) /* per-worker read buffer, lent to one read at a time */
-#define GLY_OUT_INITIAL (64 * 1024) /* per-worker output buffer */
-#define GLY_OUT_FLUSH (256 * 1024)  /* flush a pipelined batch early past this */
-#define GLY_MAX_SEGS 32             /* output segments (copied runs and references) per flush */
-#define GLY_COPY_BELOW 2048         /* referenced bodies smaller than this are copied */
-#define GLY_LINGER_MS 2000          /* reading after our FIN before a hard close */
-#define GLY_TICK_MS 250             /* timeout sweep and Date refresh */
+#define GLY_SHARED_RBUF (64 * 1024)  /* per-worker read buffer, lent to one read at a time */
+#define GLY_OUT_INITIAL (64 * 1024)  /* per-worker output buffer */
+#define GLY_OUT_FLUSH   (256 * 1024) /* flush a pipelined batch early past this */
+#define GLY_MAX_SEGS    32           /* output segments (copied runs and references) per flush */
+#define GLY_COPY_BELOW  2048         /* referenced bodies smaller than this are copied */
+#define GLY_LINGER_MS   2000         /* reading after our FIN before a hard close */
+#define GLY_TICK_MS     250          /* timeout sweep and Date refresh */
 
 struct out_seg {
     const char *p; /* referenced memory, or NULL for out[off..off+n) */
@@ -77,14 +77,14 @@ struct worker {
     uv_async_t async;
     uv_timer_t tick;
     uv_check_t check;
-    atomic_bool stop; /* graceful stop asked */
+    atomic_bool stop;  /* graceful stop asked */
     atomic_bool force; /* stop deadline passed: close everything */
     bool stopping;     /* this worker has acted on stop */
     bool loop_ok;      /* loop initialized */
     bool listening;
 
-    char *rbuf;             /* shared read buffer (GLY_SHARED_RBUF), NULL while lent */
-    char *spare_rbuf;       /* one spare, to replace a buffer a connection took */
+    char *rbuf;       /* shared read buffer (GLY_SHARED_RBUF), NULL while lent */
+    char *spare_rbuf; /* one spare, to replace a buffer a connection took */
     /*
      * Output of the current run (one connection's batch of responses): bytes
      * in out, interleaved with referenced memory (segs), written by
@@ -134,10 +134,10 @@ struct conn {
     uint64_t body_len;    /* in CS_BODY with a length: the body's length */
     bool chunked;
     struct gly_http_chunked chunk;
-    size_t chunk_dec;    /* decoded body bytes at off + head_len */
-    size_t chunk_raw;    /* raw bytes consumed after off + head_len */
+    size_t chunk_dec; /* decoded body bytes at off + head_len */
+    size_t chunk_raw; /* raw bytes consumed after off + head_len */
     uint64_t max_body;
-    bool moved;          /* bytes moved since the head was parsed: parse it again */
+    bool moved; /* bytes moved since the head was parsed: parse it again */
     bool continue_sent;
 
     struct gly_req *req; /* request in CS_BODY / CS_HANDLER */
@@ -150,11 +150,11 @@ struct conn {
     bool writing;
 
     bool reading;
-    bool eof;        /* peer closed its side or the connection failed */
-    bool closed;     /* uv_close called */
+    bool eof;         /* peer closed its side or the connection failed */
+    bool closed;      /* uv_close called */
     bool handle_gone; /* its close callback ran */
-    bool shut;       /* uv_shutdown called */
-    bool keep_alive; /* of the response being made */
+    bool shut;        /* uv_shutdown called */
+    bool keep_alive;  /* of the response being made */
     uv_shutdown_t sreq;
     char peer[56];
 };
@@ -176,10 +176,10 @@ struct gly_req {
     size_t msg_len; /* head plus raw body bytes at conn->off */
 
     enum req_kind kind;
-    int method;            /* effective method (HEAD stays HEAD) */
+    int method; /* effective method (HEAD stays HEAD) */
     const struct route *route;
     const char *pattern;
-    unsigned allow;        /* methods of the path, for 405 / OPTIONS */
+    unsigned allow; /* methods of the path, for 405 / OPTIONS */
     struct gly_router_params params;
     unsigned mw_pos;
 
@@ -194,10 +194,10 @@ struct gly_req {
     bool sent;
     bool streaming, stream_ended;
     bool head_only;
-    bool has_ref;      /* the output references memory of this request */
+    bool has_ref; /* the output references memory of this request */
     struct resp_header *hdrs, **hdrs_tail;
     uint64_t bytes_out;
-    uint64_t t0;       /* gly_now_ns() when the head was complete */
+    uint64_t t0; /* gly_now_ns() when the head was complete */
     gly_str id;
     char id_buf[32];
 

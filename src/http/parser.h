@@ -29,7 +29,7 @@
 #include <galley/http.h>
 
 #define GLY_HTTP_INCOMPLETE (-2)
-#define GLY_HTTP_ERROR (-1)
+#define GLY_HTTP_ERROR      (-1)
 
 /* Capacity of the header array; the configured field limit must not exceed it. */
 #define GLY_HTTP_MAX_HEADERS 128
@@ -122,9 +122,9 @@ static inline void gly_http_chunked_init(struct gly_http_chunked *d)
  * trailer fields are checked like header fields and count against
  * lim->max_head and lim->max_headers (431).
  */
-int gly_http_chunked_decode(struct gly_http_chunked *d, char *dst, size_t *dst_len,
-                            const char *src, size_t *src_len, uint64_t max_body,
-                            const struct gly_http_limits *lim, int *status, const char **why);
+int gly_http_chunked_decode(struct gly_http_chunked *d, char *dst, size_t *dst_len, const char *src,
+                            size_t *src_len, uint64_t max_body, const struct gly_http_limits *lim,
+                            int *status, const char **why);
 
 /* Returns the method for a token, or GLY_METHOD_UNKNOWN. */
 int gly_http_method_lookup(const char *p, size_t n);

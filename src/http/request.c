@@ -8,7 +8,7 @@
 #include "http/config.h"
 #include "http/internal.h"
 
-#define REQ_POOL_MAX 1024          /* free requests kept per worker */
+#define REQ_POOL_MAX    1024         /* free requests kept per worker */
 #define REQ_ARENA_LIMIT (256u << 20) /* no request may hold more than this */
 
 /* ------------------------------------------------------------------------ */

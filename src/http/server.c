@@ -601,9 +601,8 @@ static int conn_dechunk(struct conn *c)
     size_t dst_len = 0;
     int status = 400;
     const char *why = "bad chunked body";
-    int r = gly_http_chunked_decode(&c->chunk, body + c->chunk_dec, &dst_len,
-                                    body + c->chunk_raw, &src_len, c->max_body, &w->limits,
-                                    &status, &why);
+    int r = gly_http_chunked_decode(&c->chunk, body + c->chunk_dec, &dst_len, body + c->chunk_raw,
+                                    &src_len, c->max_body, &w->limits, &status, &why);
     if (r == GLY_HTTP_ERROR) {
         conn_fail(c, status, why);
         return -1;
@@ -617,8 +616,7 @@ static int conn_dechunk(struct conn *c)
 static void conn_process(struct conn *c)
 {
     struct worker *w = c->w;
-    while (!c->closed && !c->eof && !c->writing &&
-           (c->state == CS_HEAD || c->state == CS_BODY)) {
+    while (!c->closed && !c->eof && !c->writing && (c->state == CS_HEAD || c->state == CS_BODY)) {
         if (w->out.len > GLY_OUT_FLUSH) {
             gly__conn_flush(c);
             continue;
@@ -634,8 +632,8 @@ static void conn_process(struct conn *c)
             }
             int status = 400;
             const char *why = "bad request";
-            int r = gly_http_parse_head(c->buf + c->off, avail, c->last_len, &w->limits,
-                                        &req->head, &status, &why);
+            int r = gly_http_parse_head(c->buf + c->off, avail, c->last_len, &w->limits, &req->head,
+                                        &status, &why);
             if (r == GLY_HTTP_INCOMPLETE) {
                 gly__req_put(w, req);
                 c->last_len = avail;
@@ -659,8 +657,8 @@ static void conn_process(struct conn *c)
             c->head_len = (size_t)r;
             c->chunked = req->head.flags & GLY_HTTP_CHUNKED;
             c->body_len = req->head.flags & GLY_HTTP_HAS_LENGTH ? req->head.content_length : 0;
-            c->max_body = req->route && req->route->max_body ? req->route->max_body
-                                                             : w->app->cfg.max_body;
+            c->max_body =
+                req->route && req->route->max_body ? req->route->max_body : w->app->cfg.max_body;
             c->req = req;
             if (!c->chunked && c->body_len > c->max_body) {
                 conn_fail(c, 413, "request body too large");

@@ -41,6 +41,7 @@ static int json(gly_req *req)
     char seed[64];
     gly_buf b;
     gly_json j;
+    int rc;
 
     /*
      * No growth memory and a cap of the seed's size: the document fits, and
@@ -53,8 +54,9 @@ static int json(gly_req *req)
     gly_json_key(&j, "message");
     gly_json_str(&j, "Hello, World!");
     gly_json_obj_end(&j);
-    if (gly_json_finish(&j) < 0) {
-        return gly_json_err(&j) ? gly_json_err(&j) : GLY_ESTATE;
+    rc = gly_json_finish(&j);
+    if (rc < 0) {
+        return rc;
     }
     return gly_send_buf(req, 200, "application/json", &b);
 }

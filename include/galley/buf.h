@@ -27,7 +27,7 @@ typedef struct gly_buf {
     size_t max;       /* hard cap on len (0: SIZE_MAX / 2) */
     gly_arena *arena; /* grow from this arena; NULL: malloc */
     int err;          /* first error (GLY_ENOMEM or GLY_E2BIG), sticky */
-    bool owned;       /* p was malloc'd by the buffer */
+    bool owned;       /* p was allocated by the buffer (heap or arena), not the seed */
 } gly_buf;
 
 /*

@@ -221,7 +221,7 @@ int gly_send_buf(gly_req *req, int status, const char *content_type, gly_buf *bo
 {
     if (gly_buf_err(body))
         return gly_buf_err(body);
-    if (body->arena == &req->arena)
+    if (body->arena == &req->arena && body->owned) /* not the caller's seed, maybe on its stack */
         return gly_send_ref(req, status, content_type, body->p, body->len);
     return gly_send(req, status, content_type, body->p, body->len);
 }
@@ -403,6 +403,8 @@ int gly_stream_end(gly_req *req)
  */
 void gly__resp_finish_default(struct gly_req *req, int rc)
 {
+    if (rc == 0 && req->sent && (!req->streaming || req->stream_ended))
+        return; /* the common case */
     gly_str id = gly_req_id(req);
     if (req->streaming) {
         if (rc < 0) {

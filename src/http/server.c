@@ -647,7 +647,7 @@ static void conn_process(struct conn *c)
                 break;
             }
             req->conn = c;
-            req->t0 = gly_now_ns();
+            req->t0 = w->app->cfg.access_log ? gly_now_ns() : 0; /* only the log uses it */
             gly__req_dispatch_prepare(req);
             if (req->head.method_id == GLY_CONNECT) {
                 c->req = req;

@@ -173,6 +173,19 @@ GLY_EXTERN int gly_use_one(gly_app *app, gly_handler mw);
 GLY_EXTERN int gly_use_list(gly_app *app, const gly_handler *mws);
 #define gly_use(app, ...) gly_use_list((app), (const gly_handler[]){__VA_ARGS__, NULL})
 
+/*
+ * Appends middleware with a context of its own, which the middleware reads
+ * with gly_mw_ctx(). ctx_free (may be NULL) is called on ctx by
+ * gly_app_free(), and at once if this call fails.
+ */
+GLY_EXTERN int gly_use_ctx(gly_app *app, gly_handler mw, void *ctx, void (*ctx_free)(void *));
+
+/*
+ * The context of the middleware now running (the one gly_use_ctx() gave it),
+ * or NULL. Valid only before the middleware calls gly_next(): read it first.
+ */
+GLY_EXTERN void *gly_mw_ctx(const gly_req *req);
+
 /* Runs the rest of the chain (the next middleware, or the handler). Returns what it returned. */
 GLY_EXTERN int gly_next(gly_req *req);
 

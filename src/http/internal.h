@@ -36,6 +36,12 @@ struct out_seg {
     size_t off, n;
 };
 
+struct mw {
+    gly_handler fn;
+    void *ctx;
+    void (*ctx_free)(void *);
+};
+
 struct route {
     gly_handler handler;
     uint64_t max_body;
@@ -45,7 +51,7 @@ struct route {
 struct gly_app {
     gly_config cfg;
     struct gly_router *router;
-    gly_handler *mw;
+    struct mw *mw;
     unsigned nmw, mw_cap;
     struct route **routes; /* every route object, for freeing */
     unsigned nroutes, routes_cap;

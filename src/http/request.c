@@ -82,6 +82,9 @@ void gly_app_free(gly_app *app)
     for (unsigned i = 0; i < app->nroutes; i++)
         free(app->routes[i]);
     free(app->routes);
+    for (unsigned i = 0; i < app->nmw; i++)
+        if (app->mw[i].ctx_free)
+            app->mw[i].ctx_free(app->mw[i].ctx);
     free(app->mw);
     gly__router_free(app->router);
     uv_mutex_destroy(&app->stop_lock);
@@ -140,20 +143,37 @@ int gly_route(gly_app *app, const char *method, const char *pattern, gly_handler
     return gly_route_ex(app, method, pattern, h, NULL);
 }
 
-int gly_use_one(gly_app *app, gly_handler mw)
+int gly_use_ctx(gly_app *app, gly_handler mw, void *ctx, void (*ctx_free)(void *))
 {
-    if (!mw)
+    if (!mw) {
+        if (ctx_free)
+            ctx_free(ctx);
         return setup_fail(app, GLY_EINVAL, "middleware", "NULL");
+    }
     if (app->nmw == app->mw_cap) {
         unsigned cap = app->mw_cap ? app->mw_cap * 2 : 8;
-        gly_handler *n = realloc(app->mw, cap * sizeof *n);
-        if (!n)
+        struct mw *n = realloc(app->mw, cap * sizeof *n);
+        if (!n) {
+            if (ctx_free)
+                ctx_free(ctx);
             return setup_fail(app, GLY_ENOMEM, "middleware", "append");
+        }
         app->mw = n;
         app->mw_cap = cap;
     }
-    app->mw[app->nmw++] = mw;
+    app->mw[app->nmw++] = (struct mw){mw, ctx, ctx_free};
     return 0;
+}
+
+int gly_use_one(gly_app *app, gly_handler mw)
+{
+    return gly_use_ctx(app, mw, NULL, NULL);
+}
+
+void *gly_mw_ctx(const gly_req *req)
+{
+    unsigned i = req->mw_pos;
+    return i > 0 && i <= req->app->nmw ? req->app->mw[i - 1].ctx : NULL;
 }
 
 int gly_use_list(gly_app *app, const gly_handler *mws)
@@ -328,7 +348,7 @@ int gly_next(gly_req *req)
 {
     gly_app *app = req->app;
     if (req->mw_pos < app->nmw)
-        return app->mw[req->mw_pos++](req);
+        return app->mw[req->mw_pos++].fn(req);
     if (req->mw_pos == app->nmw) {
         req->mw_pos++;
         return final_handler(req);

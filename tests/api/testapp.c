@@ -133,10 +133,19 @@ static int stamp(gly_req *req)
     return gly_next(req);
 }
 
+/* Middleware with a context: echoes it, read before gly_next() as documented. */
+static int tag(gly_req *req)
+{
+    const char *ctx = gly_mw_ctx(req);
+    gly_set_header(req, "X-Ctx", ctx);
+    return gly_next(req);
+}
+
 int main(int argc, char **argv)
 {
     gly_app *app = gly_app_new(argc, argv);
     gly_use(app, stamp);
+    gly_use_ctx(app, tag, "ctx-ok", NULL);
     gly_get(app, "/hello", hello);
     gly_post(app, "/echo", echo);
     gly_put(app, "/echo", echo);

@@ -22,6 +22,7 @@
 #include "core/coro.h"
 #include "http/parser.h"
 #include "http/router.h"
+#include "http/stats.h"
 
 #define GLY_SHARED_RBUF (64 * 1024)  /* per-worker read buffer, lent to one read at a time */
 #define GLY_OUT_INITIAL (64 * 1024)  /* per-worker output buffer */
@@ -44,6 +45,7 @@ struct mw {
 
 struct route {
     gly_handler handler;
+    unsigned slot; /* metrics slot: 1 + its index */
     uint64_t max_body;
     const char *pattern; /* owned by the router */
 };
@@ -57,6 +59,14 @@ struct gly_app {
     unsigned nroutes, routes_cap;
     int setup_err;
     char setup_msg[256];
+
+    /* metrics: status slots, readiness checks, start time */
+    uint8_t status_slot[600];
+    uint16_t slot_status[GLY_STATUS_SLOTS];
+    unsigned known_slots;
+    struct health_check *checks;
+    unsigned nchecks;
+    double start_time; /* unix seconds */
 
     struct worker *workers;
     unsigned nworkers;
@@ -109,6 +119,7 @@ struct worker {
 
     struct tlist tl[TL_COUNT];
     unsigned timeouts[TL_COUNT];
+    struct gly_stats stats;
     struct conn *conns; /* all connections */
     unsigned nconns;
 
@@ -209,6 +220,21 @@ struct gly_req {
 
     struct gly_req *next_free;
 };
+
+struct health_check {
+    char *name;
+    int (*fn)(void *ctx, char *msg, size_t msglen);
+    void *ctx;
+};
+
+/* stats.c */
+void gly__status_slots_init(gly_app *app);
+
+/* obs (metrics.c, health.c): the built-in routes */
+int gly__metrics_route(gly_req *req);
+int gly__health_ready(gly_req *req);
+bool gly__app_stopping(const gly_app *app);
+void gly__health_free(gly_app *app);
 
 /* server.c */
 void gly__out_append(struct worker *w, const void *p, size_t n);

@@ -36,6 +36,10 @@ gly_app *gly_app_new_config(const gly_config *cfg)
     atomic_init(&app->port, 0);
     atomic_init(&app->stop_requested, false);
     gly_log_set_level(cfg->log_level);
+    gly__status_slots_init(app);
+    app->start_time = (double)gly_wall_ms() / 1000.0;
+    gly_get(app, "/metrics", gly__metrics_route);
+    gly_get(app, "/health/ready", gly__health_ready);
     gly_get(app, "/health/live", health_live);
     return app;
 }
@@ -87,6 +91,7 @@ void gly_app_free(gly_app *app)
             app->mw[i].ctx_free(app->mw[i].ctx);
     free(app->mw);
     gly__router_free(app->router);
+    gly__health_free(app);
     uv_mutex_destroy(&app->stop_lock);
     free(app);
 }
@@ -125,6 +130,7 @@ int gly_route_ex(gly_app *app, const char *method, const char *pattern, gly_hand
     if (!r)
         return setup_fail(app, GLY_ENOMEM, "route", pattern);
     r->handler = h;
+    r->slot = app->nroutes + 1;
     r->max_body = opts ? opts->max_body : 0;
     int rc = gly__router_add(app->router, (unsigned)m, pattern, r);
     if (rc < 0) {

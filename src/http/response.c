@@ -334,6 +334,8 @@ int gly__resp_simple(struct worker *w, struct conn *c, struct gly_req *req, int 
     }
     gly_buf_puts(o, "\r\nConnection: close\r\n\r\n");
     gly_buf_append(o, body.p, body.len);
+    gly__stats_request(w->app, &w->stats, 0, req ? req->method : GLY_METHOD_UNKNOWN, status,
+                       req ? gly_now_ns() - req->t0 : 0);
     gly__access_log(w, gly__conn_peer(c), req ? req->head.method : GLY_STR("-"),
                     req ? req->head.path : GLY_STR("-"), status, o->len - start,
                     req ? gly_now_ns() - req->t0 : 0, id, why);

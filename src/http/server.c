@@ -181,6 +181,7 @@ int gly__conn_flush(struct conn *c)
         total += s->n;
     }
 
+    gly__count(&w->stats.bytes_out, total);
     size_t sent = 0;
     if (!c->writing) {
         int n = uv_try_write((uv_stream_t *)&c->tcp, w->iov, w->nsegs);
@@ -292,6 +293,7 @@ static void conn_free(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     w->nconns--;
+    gly__count(&w->stats.conns, (uint64_t)-1);
     if (c->buf)
         conn_drop_buf(c);
     free(c->wbuf);
@@ -448,6 +450,7 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     }
     if (nread == 0)
         return;
+    gly__count(&w->stats.bytes_in, (uint64_t)nread);
     if (c->state == CS_CLOSING)
         return; /* lingering: drop */
 
@@ -562,6 +565,9 @@ void gly__conn_request_done(struct conn *c)
     struct worker *w = c->w;
     struct gly_req *req = c->req;
     gly__req_access_log(req);
+    gly__count(&w->stats.in_flight, (uint64_t)-1);
+    gly__stats_request(w->app, &w->stats, req->route ? req->route->slot : 0, req->method,
+                       req->status, gly_now_ns() - req->t0);
     if (req->has_ref)
         gly__conn_flush(c); /* the output points into the request's arena */
     c->off += req->msg_len;
@@ -581,8 +587,10 @@ static void conn_dispatch(struct conn *c, struct gly_req *req, gly_str body, siz
     c->req = req;
     c->state = CS_HANDLER;
     tl_set(c, TL_NONE);
+    gly__count(&w->stats.in_flight, 1);
     req->co = gly__coro_new(w->coros, gly__req_run, req);
     if (!req->co) {
+        gly__count(&w->stats.in_flight, (uint64_t)-1);
         c->state = CS_HEAD;
         conn_fail(c, 503, "out of memory");
         return;
@@ -647,7 +655,7 @@ static void conn_process(struct conn *c)
                 break;
             }
             req->conn = c;
-            req->t0 = w->app->cfg.access_log ? gly_now_ns() : 0; /* only the log uses it */
+            req->t0 = gly_now_ns();
             gly__req_dispatch_prepare(req);
             if (req->head.method_id == GLY_CONNECT) {
                 c->req = req;
@@ -747,6 +755,7 @@ static void on_connection(uv_stream_t *server, int status)
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
+    gly__count(&w->stats.conns, 1);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
         conn_close(c);
         return;
@@ -871,7 +880,7 @@ static int worker_init(struct worker *w, gly_app *app, unsigned id, uv_os_sock_t
     gly_buf_init(&w->out, NULL, 0, NULL, 0);
     w->rbuf = malloc(GLY_SHARED_RBUF);
     w->coros = gly__coro_pool_new(cfg->coro_stack, 256);
-    if (!w->rbuf || !w->coros)
+    if (!w->rbuf || !w->coros || gly__stats_init(&w->stats, app->nroutes) < 0)
         return GLY_ENOMEM;
 
     uint32_t seed;
@@ -910,6 +919,7 @@ static void worker_dispose(struct worker *w)
     }
     gly__req_pool_free(w);
     gly__coro_pool_free(w->coros);
+    gly__stats_dispose(&w->stats);
     free(w->rbuf);
     free(w->spare_rbuf);
     gly_buf_dispose(&w->out);
@@ -1099,6 +1109,11 @@ void gly_app_stop(gly_app *app)
     if (app->main_async)
         uv_async_send(app->main_async);
     uv_mutex_unlock(&app->stop_lock);
+}
+
+bool gly__app_stopping(const gly_app *app)
+{
+    return atomic_load_explicit(&((gly_app *)app)->stop_requested, memory_order_relaxed);
 }
 
 int gly_app_port(const gly_app *app)

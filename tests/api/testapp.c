@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <galley/galley.h>
 
@@ -141,11 +142,23 @@ static int tag(gly_req *req)
     return gly_next(req);
 }
 
+/* Readiness check: down while a file named "not-ready" exists in the working directory. */
+static int ready_flag(void *ctx, char *msg, size_t msglen)
+{
+    (void)ctx;
+    if (access("not-ready", F_OK) == 0) {
+        snprintf(msg, msglen, "the not-ready file exists");
+        return GLY_EAGAIN;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     gly_app *app = gly_app_new(argc, argv);
     gly_use(app, stamp);
     gly_use_ctx(app, tag, "ctx-ok", NULL);
+    gly_health_add(app, "flag", ready_flag, NULL);
     gly_get(app, "/hello", hello);
     gly_post(app, "/echo", echo);
     gly_put(app, "/echo", echo);

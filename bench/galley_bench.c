@@ -99,6 +99,7 @@ int main(int argc, char **argv)
     gly_config_init(&cfg);
     cfg.access_log = false;
     cfg.request_id = false;
+    cfg.security_headers = false; /* the bare TechEmpower response */
     if (gly_config_from_env(&cfg, err, sizeof(err)) < 0 ||
         (argc > 1 && gly_config_from_args(&cfg, argc - 1, argv + 1, &rest, err, sizeof(err)) < 0)) {
         fprintf(stderr, "%s: %s\n", prog, err);

@@ -10,6 +10,7 @@
 #include <galley/http.h>
 #include <galley/json.h>
 #include <galley/log.h>
+#include <galley/middleware.h>
 #include <galley/obs.h>
 #include <galley/time.h>
 #include <galley/version.h>

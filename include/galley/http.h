@@ -78,6 +78,18 @@ typedef struct gly_config {
     int log_level;                /* GLY_LOG_INFO */
     bool access_log;              /* true: one JSON line per response */
     bool request_id;              /* true: honour or generate X-Request-Id and echo it */
+    /* Built-in middleware (galley/middleware.h); strings are NUL-terminated. */
+    char trusted_proxies[512];    /* "": none; comma list of IPs and CIDRs */
+    bool security_headers;        /* true: nosniff, frame and referrer policy, CSP, CORP */
+    bool hsts;                    /* false: Strict-Transport-Security (only behind TLS) */
+    char cors_origins[1024];      /* "": CORS off; "*" or a comma list of exact origins */
+    bool cors_credentials;        /* false: Access-Control-Allow-Credentials */
+    unsigned cors_max_age;        /* 600 s, preflight Access-Control-Max-Age */
+    char cors_headers[256];       /* request headers a preflight may ask for */
+    char cors_expose[256];        /* Access-Control-Expose-Headers */
+    unsigned rate_limit;          /* 0: off; requests per rate_limit_window_s per client IP */
+    unsigned rate_limit_window_s; /* 1, 60 or 3600 */
+    unsigned rate_limit_burst;    /* bucket size; 0: rate_limit */
 } gly_config;
 
 /* Fills *cfg with the defaults. */

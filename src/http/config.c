@@ -26,6 +26,7 @@
 #include <galley/http.h>
 #include <galley/log.h>
 
+#include "http/mw.h"
 #include "http/parser.h"
 
 #define KIB    ((uint64_t)1 << 10)
@@ -51,6 +52,8 @@ enum type {
     T_MS,    /* milliseconds; ms, s, m suffixes */
     T_LEVEL, /* a log level name */
     T_BOOL,  /* on/off, true/false, yes/no, 1/0 */
+    T_STR,   /* text in a char array, checked by the setting's check() */
+    T_RATE,  /* "N/s", "N/m", "N/h" or "off" into rate_limit and rate_limit_window_s */
 };
 
 struct setting {
@@ -62,41 +65,66 @@ struct setting {
     const char *arg;   /* placeholder in the usage */
     const char *def;   /* the default as text; NULL for --port */
     const char *help;  /* one line for the usage */
+    bool (*check)(const char *value, char *why, size_t whylen); /* T_STR */
 };
 
 #define FIELD(f) offsetof(gly_config, f), sizeof(((gly_config *)0)->f)
 
+static bool proxies_check(const char *value, char *why, size_t whylen);
+
 static const struct setting settings[] = {
     {"http", T_ADDR, FIELD(http), 0, 0, "HOST:PORT", "127.0.0.1:8090",
-     "listen address: IPv4, [IPv6] or host name; port 0 = any"},
-    {"port", T_PORT, FIELD(http), 0, 65535, "N", NULL, "port of --http, keeping its host"},
-    {"workers", T_UINT, FIELD(workers), 0, 1024, "N", "0", "worker threads; 0 = one per CPU"},
+     "listen address: IPv4, [IPv6] or host name; port 0 = any", NULL},
+    {"port", T_PORT, FIELD(http), 0, 65535, "N", NULL, "port of --http, keeping its host", NULL},
+    {"workers", T_UINT, FIELD(workers), 0, 1024, "N", "0", "worker threads; 0 = one per CPU", NULL},
     {"max-request-line", T_SIZE, FIELD(max_request_line), 256, MIB, "SIZE", "8K",
-     "longest request line; 414 past it"},
+     "longest request line; 414 past it", NULL},
     {"max-head", T_SIZE, FIELD(max_head), KIB, 16 * MIB, "SIZE", "64K",
-     "largest request head, >= --max-request-line; 431 past it"},
+     "largest request head, >= --max-request-line; 431 past it", NULL},
     {"max-headers", T_UINT, FIELD(max_headers), 1, GLY_HTTP_MAX_HEADERS, "N", "100",
-     "most header fields in a request; 431 past it"},
+     "most header fields in a request; 431 past it", NULL},
     {"max-body", T_SIZE, FIELD(max_body), 0, TIB, "SIZE", "10M",
-     "largest request body, routes may override; 413 past it"},
+     "largest request body, routes may override; 413 past it", NULL},
     {"header-timeout", T_MS, FIELD(header_timeout_ms), 1, DAY, "TIME", "10s",
-     "time to receive a request head; 408 past it"},
+     "time to receive a request head; 408 past it", NULL},
     {"idle-timeout", T_MS, FIELD(idle_timeout_ms), 1, DAY, "TIME", "60s",
-     "idle time allowed between requests on a connection"},
+     "idle time allowed between requests on a connection", NULL},
     {"body-timeout", T_MS, FIELD(body_timeout_ms), 1, DAY, "TIME", "30s",
-     "time allowed between body bytes; 408 past it"},
+     "time allowed between body bytes; 408 past it", NULL},
     {"write-timeout", T_MS, FIELD(write_timeout_ms), 1, DAY, "TIME", "30s",
-     "time allowed without progress writing a response"},
+     "time allowed without progress writing a response", NULL},
     {"shutdown-timeout", T_MS, FIELD(shutdown_timeout_ms), 0, DAY, "TIME", "10s",
-     "time in-flight requests get at a graceful stop"},
+     "time in-flight requests get at a graceful stop", NULL},
     {"coro-stack", T_SIZE, FIELD(coro_stack), 16 * KIB, 8 * MIB, "SIZE", "128K",
-     "usable stack of each handler coroutine"},
-    {"backlog", T_UINT, FIELD(backlog), 1, 65535, "N", "1024", "listen(2) backlog"},
+     "usable stack of each handler coroutine", NULL},
+    {"backlog", T_UINT, FIELD(backlog), 1, 65535, "N", "1024", "listen(2) backlog", NULL},
     {"log-level", T_LEVEL, FIELD(log_level), 0, 0, "LEVEL", "info",
-     "debug, info, warn, error or off"},
-    {"access-log", T_BOOL, FIELD(access_log), 0, 0, NULL, "on", "one JSON log line per response"},
+     "debug, info, warn, error or off", NULL},
+    {"access-log", T_BOOL, FIELD(access_log), 0, 0, NULL, "on", "one JSON log line per response",
+     NULL},
     {"request-id", T_BOOL, FIELD(request_id), 0, 0, NULL, "on",
-     "honour or generate X-Request-Id and echo it"},
+     "honour or generate X-Request-Id and echo it", NULL},
+    {"trusted-proxies", T_STR, FIELD(trusted_proxies), 0, 0, "LIST", "",
+     "comma list of proxy IPs/CIDRs whose X-Forwarded-For is believed", proxies_check},
+    {"security-headers", T_BOOL, FIELD(security_headers), 0, 0, NULL, "on",
+     "nosniff, X-Frame-Options, Referrer-Policy, CSP, CORP on every response", NULL},
+    {"hsts", T_BOOL, FIELD(hsts), 0, 0, NULL, "off",
+     "Strict-Transport-Security too (with --security-headers; only behind TLS)", NULL},
+    {"cors-origins", T_STR, FIELD(cors_origins), 0, 0, "LIST", "",
+     "CORS: \"*\" or a comma list of exact origins; empty = CORS off", gly__origins_check},
+    {"cors-credentials", T_BOOL, FIELD(cors_credentials), 0, 0, NULL, "off",
+     "CORS: Access-Control-Allow-Credentials (not with \"*\")", NULL},
+    {"cors-max-age", T_UINT, FIELD(cors_max_age), 0, 86400, "SECONDS", "600",
+     "CORS: how long a browser may cache a preflight", NULL},
+    {"cors-headers", T_STR, FIELD(cors_headers), 0, 0, "LIST",
+     "Content-Type, Authorization, X-Request-Id, X-API-Key",
+     "CORS: request headers a preflight may ask for", gly__header_list_check},
+    {"cors-expose", T_STR, FIELD(cors_expose), 0, 0, "LIST", "X-Request-Id",
+     "CORS: response headers scripts may read", gly__header_list_check},
+    {"rate-limit", T_RATE, FIELD(rate_limit), 0, 0, "N/UNIT", "off",
+     "requests per client IP: N/s, N/m or N/h (429 past it); off", NULL},
+    {"rate-limit-burst", T_UINT, FIELD(rate_limit_burst), 0, 1000000, "N", "0",
+     "rate limit bucket size; 0 = the N of --rate-limit", NULL},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -107,6 +135,11 @@ struct unit {
 };
 
 /* Suffixes accepted (case-insensitive), and the ones used to show a value, largest first. */
+static bool proxies_check(const char *value, char *why, size_t whylen)
+{
+    return gly__cidr_list_parse(value, NULL, NULL, why, whylen) == 0;
+}
+
 static const struct unit size_units[] = {{"", 1},      {"k", KIB}, {"kib", KIB}, {"m", MIB},
                                          {"mib", MIB}, {"g", GIB}, {"gib", GIB}, {"t", TIB},
                                          {"tib", TIB}, {NULL, 0}};
@@ -371,6 +404,12 @@ static const char *expected(const struct setting *s, char *out, size_t n)
     case T_BOOL:
         snprintf(out, n, "expected on/off, true/false, yes/no or 1/0");
         break;
+    case T_STR:
+        snprintf(out, n, "expected text of at most %zu bytes", s->size - 1);
+        break;
+    case T_RATE:
+        snprintf(out, n, "expected N/s, N/m or N/h with N >= 1, or off");
+        break;
     }
     return out;
 }
@@ -471,6 +510,24 @@ static bool apply(gly_config *cfg, const struct setting *s, const char *value, c
         }
         memcpy((char *)cfg + s->off, &b, sizeof(b));
         return true;
+    case T_STR:
+        if (strlen(value) >= s->size) {
+            break;
+        }
+        if (s->check && !s->check(value, why, whylen)) {
+            return false;
+        }
+        memcpy((char *)cfg + s->off, value, strlen(value) + 1);
+        return true;
+    case T_RATE: {
+        unsigned count, window;
+        if (!gly__rate_parse(value, &count, &window)) {
+            break;
+        }
+        cfg->rate_limit = count;
+        cfg->rate_limit_window_s = window;
+        return true;
+    }
     }
     expected(s, why, whylen);
     return false;
@@ -669,7 +726,7 @@ int gly_config_usage(gly_buf *buf)
                 env[j] = c == '-' ? '_' : (char)(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
             }
             env[j] = '\0';
-            gly_buf_printf(buf, " (default %s, env GALLEY_%s)", s->def, env);
+            gly_buf_printf(buf, " (default %s, env GALLEY_%s)", s->def[0] ? s->def : "none", env);
         }
         gly_buf_putc(buf, '\n');
     }
@@ -716,10 +773,37 @@ int gly__config_check(const gly_config *cfg, char *err, size_t errlen)
                 return GLY_EINVAL;
             }
             break;
+        case T_STR: {
+            const char *text = (const char *)cfg + s->off;
+            if (memchr(text, '\0', s->size) == NULL) {
+                say(err, errlen, "--%s is not NUL-terminated", s->name);
+                return GLY_EINVAL;
+            }
+            if (s->check && !s->check(text, why, sizeof(why))) {
+                say(err, errlen, "invalid --%s \"%s\" (%s)", s->name,
+                    printable(vbuf, text, strlen(text)), why);
+                return GLY_EINVAL;
+            }
+            break;
+        }
+        case T_RATE:
+            if (cfg->rate_limit > 0 && cfg->rate_limit_window_s != 1 &&
+                cfg->rate_limit_window_s != 60 && cfg->rate_limit_window_s != 3600) {
+                say(err, errlen, "--rate-limit window is %u s (expected 1, 60 or 3600)",
+                    cfg->rate_limit_window_s);
+                return GLY_EINVAL;
+            }
+            break;
         case T_PORT:
         case T_BOOL:
             break;
         }
+    }
+    if (cfg->cors_credentials && strcmp(cfg->cors_origins, "*") == 0) {
+        say(err, errlen,
+            "--cors-origins \"*\" cannot be used with --cors-credentials "
+            "(list the origins instead)");
+        return GLY_EINVAL;
     }
     if (cfg->max_head < cfg->max_request_line) {
         say(err, errlen, "--max-head %s is less than --max-request-line %s",

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <galley/middleware.h>
+
 #include "http/config.h"
 #include "http/internal.h"
 
@@ -41,6 +43,7 @@ gly_app *gly_app_new_config(const gly_config *cfg)
     gly_get(app, "/metrics", gly__metrics_route);
     gly_get(app, "/health/ready", gly__health_ready);
     gly_get(app, "/health/live", health_live);
+    gly_use_defaults(app);
     return app;
 }
 
@@ -602,8 +605,20 @@ void gly__access_log(struct worker *w, const char *peer, gly_str method, gly_str
     gly_buf_json_str(&b, method.p ? method.p : "", method.n);
     gly_buf_puts(&b, ",\"path\":");
     gly_buf_json_str(&b, path.p ? path.p : "", path.n);
-    gly_buf_printf(&b, ",\"status\":%d,\"bytes\":%llu,\"duration_ms\":%.3f", status,
-                   (unsigned long long)bytes, (double)dur_ns / 1e6);
+    /* no printf on this path: it runs once per response */
+    char num[24];
+    uint64_t us = dur_ns / 1000;
+    gly_buf_puts(&b, ",\"status\":");
+    gly_buf_append(&b, num, gly_u64_to_dec(num, (uint64_t)status));
+    gly_buf_puts(&b, ",\"bytes\":");
+    gly_buf_append(&b, num, gly_u64_to_dec(num, bytes));
+    gly_buf_puts(&b, ",\"duration_ms\":");
+    gly_buf_append(&b, num, gly_u64_to_dec(num, us / 1000));
+    num[0] = '.';
+    num[1] = (char)('0' + us % 1000 / 100);
+    num[2] = (char)('0' + us % 100 / 10);
+    num[3] = (char)('0' + us % 10);
+    gly_buf_append(&b, num, 4);
     if (id.p) {
         gly_buf_puts(&b, ",\"request_id\":");
         gly_buf_json_str(&b, id.p, id.n);

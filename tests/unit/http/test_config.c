@@ -73,6 +73,17 @@ static void assert_config_equal(const gly_config *a, const gly_config *b)
     assert_int_equal(a->log_level, b->log_level);
     assert_int_equal(a->access_log, b->access_log);
     assert_int_equal(a->request_id, b->request_id);
+    assert_string_equal(a->trusted_proxies, b->trusted_proxies);
+    assert_int_equal(a->security_headers, b->security_headers);
+    assert_int_equal(a->hsts, b->hsts);
+    assert_string_equal(a->cors_origins, b->cors_origins);
+    assert_int_equal(a->cors_credentials, b->cors_credentials);
+    assert_int_equal(a->cors_max_age, b->cors_max_age);
+    assert_string_equal(a->cors_headers, b->cors_headers);
+    assert_string_equal(a->cors_expose, b->cors_expose);
+    assert_int_equal(a->rate_limit, b->rate_limit);
+    assert_int_equal(a->rate_limit_window_s, b->rate_limit_window_s);
+    assert_int_equal(a->rate_limit_burst, b->rate_limit_burst);
 }
 
 static void set_ok(gly_config *c, const char *name, const char *value)
@@ -778,10 +789,15 @@ static void args_bad_value_names_the_flag_as_given_and_changes_nothing(void **st
 static void usage_lists_every_setting_with_its_default_and_variable(void **state)
 {
     static const char *const names[] = {
-        "http",         "workers",       "max-request-line", "max-head",
-        "max-headers",  "max-body",      "header-timeout",   "idle-timeout",
-        "body-timeout", "write-timeout", "shutdown-timeout", "coro-stack",
-        "backlog",      "log-level",     "access-log",       "request-id",
+        "http",           "workers",          "max-request-line",
+        "max-head",       "max-headers",      "max-body",
+        "header-timeout", "idle-timeout",     "body-timeout",
+        "write-timeout",  "shutdown-timeout", "coro-stack",
+        "backlog",        "log-level",        "access-log",
+        "request-id",     "trusted-proxies",  "security-headers",
+        "hsts",           "cors-origins",     "cors-credentials",
+        "cors-max-age",   "cors-headers",     "cors-expose",
+        "rate-limit",     "rate-limit-burst",
     };
     gly_buf b;
     const char *text;
@@ -811,6 +827,8 @@ static void usage_lists_every_setting_with_its_default_and_variable(void **state
     assert_contains(text, "(default 10s, env GALLEY_SHUTDOWN_TIMEOUT)\n");
     assert_contains(text, "(default on, env GALLEY_ACCESS_LOG)\n");
     assert_contains(text, "  --port N ");
+    assert_contains(text, "(default none, env GALLEY_TRUSTED_PROXIES)\n");
+    assert_contains(text, "(default off, env GALLEY_RATE_LIMIT)\n");
     gly_buf_dispose(&b);
 }
 
@@ -881,6 +899,185 @@ static void check_rejects_fields_written_out_of_range(void **state)
     assert_string_equal(err, "--http is not NUL-terminated");
 }
 
+/* ---- built-in middleware settings ------------------------------------------ */
+
+static void middleware_settings_have_strict_defaults(void **state)
+{
+    gly_config c = defaults();
+
+    (void)state;
+    assert_string_equal(c.trusted_proxies, "");
+    assert_true(c.security_headers);
+    assert_false(c.hsts);
+    assert_string_equal(c.cors_origins, "");
+    assert_false(c.cors_credentials);
+    assert_int_equal(c.cors_max_age, 600);
+    assert_string_equal(c.cors_headers, "Content-Type, Authorization, X-Request-Id, X-API-Key");
+    assert_string_equal(c.cors_expose, "X-Request-Id");
+    assert_int_equal(c.rate_limit, 0);
+    assert_int_equal(c.rate_limit_burst, 0);
+}
+
+static void trusted_proxies_take_ips_and_cidrs_of_both_families(void **state)
+{
+    gly_config c = defaults();
+
+    (void)state;
+    set_ok(&c, "trusted-proxies", "127.0.0.1, 10.0.0.0/8,::1,fd00::/8, 0.0.0.0/0");
+    assert_string_equal(c.trusted_proxies, "127.0.0.1, 10.0.0.0/8,::1,fd00::/8, 0.0.0.0/0");
+    set_ok(&c, "trusted-proxies", "");
+    assert_string_equal(c.trusted_proxies, "");
+    set_bad("trusted-proxies", "10.0.0.0/33");
+    set_bad("trusted-proxies", "::/129");
+    set_bad("trusted-proxies", "10.0.0.1,");
+    set_bad("trusted-proxies", "10.0.0.1,,10.0.0.2");
+    set_bad("trusted-proxies", "proxy.example.com");
+    set_bad("trusted-proxies", "10.0.0.1/");
+    set_bad("trusted-proxies", "10.0.0.1/-1");
+}
+
+static void trusted_proxies_error_names_the_bad_item(void **state)
+{
+    gly_config c = defaults();
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(gly_config_set(&c, "trusted-proxies", "10.0.0.1, 300.1.1.1", err, sizeof(err)),
+                     GLY_EINVAL);
+    assert_contains(err, "--trusted-proxies");
+    assert_contains(err, "\"300.1.1.1\" is not an IP address or CIDR range");
+}
+
+static void trusted_proxies_refuse_a_list_too_long_for_the_field(void **state)
+{
+    char big[600];
+
+    (void)state;
+    memset(big, '1', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    set_bad("trusted-proxies", big);
+}
+
+static void cors_origins_take_star_or_exact_origins(void **state)
+{
+    gly_config c = defaults();
+
+    (void)state;
+    set_ok(&c, "cors-origins", "*");
+    set_ok(&c, "cors-origins", "https://app.example.com, http://localhost:5173");
+    assert_string_equal(c.cors_origins, "https://app.example.com, http://localhost:5173");
+    set_bad("cors-origins", "https://app.example.com/");
+    set_bad("cors-origins", "app.example.com");
+    set_bad("cors-origins", "https://a.example.com, *");
+    set_bad("cors-origins", "https://*.example.com");
+    set_bad("cors-origins", "null");
+    set_bad("cors-origins", "https://a.example.com,");
+}
+
+static void cors_header_lists_take_tokens(void **state)
+{
+    gly_config c = defaults();
+
+    (void)state;
+    set_ok(&c, "cors-headers", "X-One,X-Two");
+    assert_string_equal(c.cors_headers, "X-One,X-Two");
+    set_ok(&c, "cors-expose", "");
+    set_bad("cors-headers", "X One");
+    set_bad("cors-expose", "X-A, X:B");
+    set_ok(&c, "cors-max-age", "0");
+    set_bad("cors-max-age", "86401");
+}
+
+static void rate_limit_takes_count_per_second_minute_or_hour(void **state)
+{
+    gly_config c = defaults();
+
+    (void)state;
+    set_ok(&c, "rate-limit", "100/s");
+    assert_int_equal(c.rate_limit, 100);
+    assert_int_equal(c.rate_limit_window_s, 1);
+    set_ok(&c, "rate-limit", "600/m");
+    assert_int_equal(c.rate_limit, 600);
+    assert_int_equal(c.rate_limit_window_s, 60);
+    set_ok(&c, "rate-limit", "5/h");
+    assert_int_equal(c.rate_limit_window_s, 3600);
+    set_ok(&c, "rate-limit", "off");
+    assert_int_equal(c.rate_limit, 0);
+    set_ok(&c, "rate-limit-burst", "20");
+    assert_int_equal(c.rate_limit_burst, 20);
+    set_bad("rate-limit", "0/s");
+    set_bad("rate-limit", "100");
+    set_bad("rate-limit", "100/d");
+    set_bad("rate-limit", "100/ss");
+    set_bad("rate-limit", "-1/s");
+    set_bad("rate-limit", "99999999999/s");
+    set_bad("rate-limit-burst", "x");
+}
+
+static void rate_limit_error_says_what_is_expected(void **state)
+{
+    gly_config c = defaults();
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(gly_config_set(&c, "rate-limit", "fast", err, sizeof(err)), GLY_EINVAL);
+    assert_string_equal(err, "invalid value for --rate-limit: \"fast\" (expected N/s, N/m or N/h "
+                             "with N >= 1, or off)");
+}
+
+static void middleware_settings_come_from_flags_and_env(void **state)
+{
+    gly_config c = defaults();
+    char err[256] = "";
+    int rest = -1;
+
+    (void)state;
+    setenv("GALLEY_CORS_ORIGINS", "https://a.example", 1);
+    assert_int_equal(gly_config_from_env(&c, err, sizeof(err)), 0);
+    assert_string_equal(c.cors_origins, "https://a.example");
+    assert_int_equal(args(&c, &rest, err, sizeof(err), 5, "--rate-limit", "5/s",
+                          "--no-security-headers", "--trusted-proxies=127.0.0.1", "--hsts"),
+                     0);
+    assert_int_equal(c.rate_limit, 5);
+    assert_false(c.security_headers);
+    assert_true(c.hsts);
+    assert_string_equal(c.trusted_proxies, "127.0.0.1");
+}
+
+static void check_refuses_star_origin_with_credentials(void **state)
+{
+    gly_config c = defaults();
+    char err[256] = "";
+
+    (void)state;
+    set_ok(&c, "cors-origins", "*");
+    set_ok(&c, "cors-credentials", "on");
+    assert_int_equal(gly__config_check(&c, err, sizeof(err)), GLY_EINVAL);
+    assert_contains(err, "--cors-origins \"*\" cannot be used with --cors-credentials");
+    set_ok(&c, "cors-origins", "https://a.example");
+    assert_int_equal(gly__config_check(&c, err, sizeof(err)), 0);
+}
+
+static void check_refuses_middleware_fields_written_badly(void **state)
+{
+    gly_config c = defaults();
+    char err[256] = "";
+
+    (void)state;
+    snprintf(c.trusted_proxies, sizeof(c.trusted_proxies), "10.0.0.0/99");
+    assert_int_equal(gly__config_check(&c, err, sizeof(err)), GLY_EINVAL);
+    assert_contains(err, "invalid --trusted-proxies \"10.0.0.0/99\"");
+    c = defaults();
+    memset(c.cors_expose, 'x', sizeof(c.cors_expose));
+    assert_int_equal(gly__config_check(&c, err, sizeof(err)), GLY_EINVAL);
+    assert_contains(err, "--cors-expose is not NUL-terminated");
+    c = defaults();
+    c.rate_limit = 10;
+    c.rate_limit_window_s = 7;
+    assert_int_equal(gly__config_check(&c, err, sizeof(err)), GLY_EINVAL);
+    assert_contains(err, "--rate-limit window is 7 s");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -930,6 +1127,18 @@ int main(void)
         cmocka_unit_test(check_accepts_the_defaults),
         cmocka_unit_test(check_wants_max_head_at_least_max_request_line),
         cmocka_unit_test(check_rejects_fields_written_out_of_range),
+        cmocka_unit_test(middleware_settings_have_strict_defaults),
+        cmocka_unit_test(trusted_proxies_take_ips_and_cidrs_of_both_families),
+        cmocka_unit_test(trusted_proxies_error_names_the_bad_item),
+        cmocka_unit_test(trusted_proxies_refuse_a_list_too_long_for_the_field),
+        cmocka_unit_test(cors_origins_take_star_or_exact_origins),
+        cmocka_unit_test(cors_header_lists_take_tokens),
+        cmocka_unit_test(rate_limit_takes_count_per_second_minute_or_hour),
+        cmocka_unit_test(rate_limit_error_says_what_is_expected),
+        cmocka_unit_test_setup_teardown(middleware_settings_come_from_flags_and_env,
+                                        clear_galley_env, clear_galley_env),
+        cmocka_unit_test(check_refuses_star_origin_with_credentials),
+        cmocka_unit_test(check_refuses_middleware_fields_written_badly),
     };
     return cmocka_run_group_tests(tests, clear_galley_env, NULL);
 }

@@ -9,6 +9,7 @@
 #include <galley/common.h>
 #include <galley/http.h>
 #include <galley/json.h>
+#include <galley/json_read.h>
 #include <galley/log.h>
 #include <galley/middleware.h>
 #include <galley/obs.h>

@@ -153,6 +153,31 @@ static int ready_flag(void *ctx, char *msg, size_t msglen)
     return 0;
 }
 
+/* POST /json/echo: the root's type, its size, and the document written back. */
+static int json_echo(gly_req *req)
+{
+    static const char *const names[] = {"none",   "null",  "bool",  "number",
+                                        "string", "array", "object"};
+    gly_jv *v = gly_req_json(req);
+    if (!v)
+        return 0;
+    gly_buf b;
+    gly_json j;
+    gly_buf_init(&b, NULL, 0, gly_req_arena(req), 0);
+    gly_json_init(&j, &b);
+    gly_json_obj_begin(&j);
+    gly_json_key(&j, "type");
+    gly_json_str(&j, names[gly_jv_type(v)]);
+    gly_json_key(&j, gly_jv_type(v) == GLY_JSON_OBJECT ? "keys" : "len");
+    gly_json_u64(&j, gly_jv_len(v));
+    gly_json_key(&j, "value");
+    gly_json_value(&j, v);
+    gly_json_obj_end(&j);
+    if (gly_json_finish(&j) != 0)
+        return gly_json_finish(&j);
+    return gly_send_buf(req, 200, "application/json", &b);
+}
+
 int main(int argc, char **argv)
 {
     gly_app *app = gly_app_new(argc, argv);
@@ -172,6 +197,7 @@ int main(int argc, char **argv)
     gly_get(app, "/noresp", noresp);
     gly_get(app, "/headers", headers);
     gly_post(app, "/stop", stop);
+    gly_post(app, "/json/echo", json_echo);
     gly_route_ex(app, "POST", "/small", echo, &(gly_route_opts){.max_body = 16});
     int rc = gly_run(app);
     gly_app_free(app);

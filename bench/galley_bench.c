@@ -86,8 +86,8 @@ int main(int argc, char **argv)
     const char *prog = argc > 0 ? argv[0] : "galley-bench";
     gly_config cfg;
     gly_app *app = NULL;
-    char err[256];
-    int rest = 0, rc;
+    char err[512];
+    int rc;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -100,13 +100,9 @@ int main(int argc, char **argv)
     cfg.access_log = false;
     cfg.request_id = false;
     cfg.security_headers = false; /* the bare TechEmpower response */
-    if (gly_config_from_env(&cfg, err, sizeof(err)) < 0 ||
-        (argc > 1 && gly_config_from_args(&cfg, argc - 1, argv + 1, &rest, err, sizeof(err)) < 0)) {
+    /* then a --config file, GALLEY_* variables and flags, as galley serve takes them */
+    if (gly_config_load(&cfg, argc > 0 ? argc - 1 : 0, argv + (argc > 0), err, sizeof(err)) < 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
-        return 2;
-    }
-    if (argc > 1 && rest < argc - 1) {
-        fprintf(stderr, "%s: unexpected argument \"%s\"\n", prog, argv[rest + 1]);
         return 2;
     }
 

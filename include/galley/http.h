@@ -90,6 +90,7 @@ typedef struct gly_config {
     unsigned rate_limit;          /* 0: off; requests per rate_limit_window_s per client IP */
     unsigned rate_limit_window_s; /* 1, 60 or 3600 */
     unsigned rate_limit_burst;    /* bucket size; 0: rate_limit */
+    char config[256];             /* "": none; a JSON settings file read before env and flags */
 } gly_config;
 
 /* Fills *cfg with the defaults. */
@@ -119,6 +120,32 @@ GLY_EXTERN int gly_config_from_env(gly_config *cfg, char *err, size_t errlen);
  */
 GLY_EXTERN int gly_config_from_args(gly_config *cfg, int argc, char **argv, int *rest, char *err,
                                     size_t errlen);
+
+/*
+ * Applies the settings of a JSON file: one object whose members are setting
+ * names with string, number or boolean values ({"workers": 4, "max-body":
+ * "1M", "access-log": false}). Returns 0; GLY_ENOENT for an unknown setting,
+ * GLY_EINVAL for bad JSON or a bad value, or a file error (-errno); err then
+ * gets one line naming the file, the line and the setting. A failure changes
+ * nothing in cfg.
+ */
+GLY_EXTERN int gly_config_from_file(gly_config *cfg, const char *path, char *err, size_t errlen);
+
+/*
+ * Loads the settings in order of precedence onto cfg (which holds the
+ * caller's defaults, e.g. from gly_config_init()): the file named by
+ * --config or GALLEY_CONFIG, then GALLEY_* variables, then the flags in
+ * argv[0..argc), then the cross-setting checks. Every argument must be a
+ * flag. Returns 0 or a negative GLY_E* code with one line in err.
+ */
+GLY_EXTERN int gly_config_load(gly_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/*
+ * Writes the effective settings as one JSON object of strings, in the form
+ * the flags take ("max-body": "10M"); the output is itself a valid config
+ * file. Returns 0 or the buffer's error.
+ */
+GLY_EXTERN int gly_config_dump(const gly_config *cfg, gly_buf *out);
 
 /* Writes a usage text for the settings (one line each, with the defaults) to buf. */
 GLY_EXTERN int gly_config_usage(gly_buf *buf);

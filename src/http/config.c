@@ -24,6 +24,7 @@
 
 #include <galley/buf.h>
 #include <galley/http.h>
+#include <galley/json.h>
 #include <galley/log.h>
 
 #include "http/mw.h"
@@ -125,6 +126,8 @@ static const struct setting settings[] = {
      "requests per client IP: N/s, N/m or N/h (429 past it); off", NULL},
     {"rate-limit-burst", T_UINT, FIELD(rate_limit_burst), 0, 1000000, "N", "0",
      "rate limit bucket size; 0 = the N of --rate-limit", NULL},
+    {"config", T_STR, FIELD(config), 0, 0, "FILE", "",
+     "JSON settings file, read before GALLEY_* variables and flags", NULL},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -812,4 +815,57 @@ int gly__config_check(const gly_config *cfg, char *err, size_t errlen)
         return GLY_EINVAL;
     }
     return 0;
+}
+
+/* Writes the value of s in cfg the way a flag would take it. */
+static const char *show_value(const gly_config *cfg, const struct setting *s, char out[1024])
+{
+    const char *field = (const char *)cfg + s->off;
+    bool b;
+
+    switch (s->type) {
+    case T_ADDR:
+    case T_STR:
+        return field;
+    case T_PORT:
+        return "";
+    case T_UINT:
+        snprintf(out, 1024, "%" PRIu64, load_num(cfg, s));
+        return out;
+    case T_SIZE:
+    case T_MS:
+        return show_scaled(out, load_num(cfg, s), s->type == T_SIZE ? size_shown : time_shown);
+    case T_LEVEL:
+        return gly_log_level_name(cfg->log_level);
+    case T_BOOL:
+        memcpy(&b, field, sizeof(b));
+        return b ? "on" : "off";
+    case T_RATE:
+        if (cfg->rate_limit == 0)
+            return "off";
+        snprintf(out, 1024, "%u/%s", cfg->rate_limit,
+                 cfg->rate_limit_window_s == 1    ? "s"
+                 : cfg->rate_limit_window_s == 60 ? "m"
+                                                  : "h");
+        return out;
+    }
+    return "";
+}
+
+int gly_config_dump(const gly_config *cfg, gly_buf *out)
+{
+    gly_json j;
+    char tmp[1024];
+
+    gly_json_init(&j, out);
+    gly_json_obj_begin(&j);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        if (s->type == T_PORT || strcmp(s->name, "config") == 0)
+            continue; /* part of http; and a file cannot name a file */
+        gly_json_key(&j, s->name);
+        gly_json_str(&j, show_value(cfg, s, tmp));
+    }
+    gly_json_obj_end(&j);
+    return gly_json_finish(&j);
 }

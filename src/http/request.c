@@ -50,33 +50,27 @@ gly_app *gly_app_new_config(const gly_config *cfg)
 gly_app *gly_app_new(int argc, char **argv)
 {
     gly_config cfg;
-    char err[256];
-    int rest = 0;
+    char err[512];
+    const char *prog = argc ? argv[0] : "galley";
     gly_config_init(&cfg);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             gly_buf b;
             gly_buf_init(&b, NULL, 0, NULL, 0);
-            gly_buf_printf(&b, "usage: %s [settings]\n\nsettings:\n", argc ? argv[0] : "app");
+            gly_buf_printf(&b, "usage: %s [settings]\n\nsettings:\n", prog);
             gly_config_usage(&b);
             fwrite(b.p, 1, b.len, stdout);
             gly_buf_dispose(&b);
             exit(0);
         }
     }
-    if (gly_config_from_env(&cfg, err, sizeof err) < 0 ||
-        (argc > 1 && gly_config_from_args(&cfg, argc - 1, argv + 1, &rest, err, sizeof err) < 0) ||
-        gly__config_check(&cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "%s: %s\n", argc ? argv[0] : "galley", err);
-        exit(2);
-    }
-    if (argc > 1 && rest < argc - 1) {
-        fprintf(stderr, "%s: unexpected argument \"%s\"\n", argv[0], argv[rest + 1]);
+    if (gly_config_load(&cfg, argc > 0 ? argc - 1 : 0, argv + (argc > 0), err, sizeof err) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
         exit(2);
     }
     gly_app *app = gly_app_new_config(&cfg);
     if (!app) {
-        fprintf(stderr, "%s: out of memory\n", argc ? argv[0] : "galley");
+        fprintf(stderr, "%s: out of memory\n", prog);
         exit(1);
     }
     return app;

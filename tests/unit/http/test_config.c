@@ -797,7 +797,7 @@ static void usage_lists_every_setting_with_its_default_and_variable(void **state
         "request-id",     "trusted-proxies",  "security-headers",
         "hsts",           "cors-origins",     "cors-credentials",
         "cors-max-age",   "cors-headers",     "cors-expose",
-        "rate-limit",     "rate-limit-burst",
+        "rate-limit",     "rate-limit-burst", "config",
     };
     gly_buf b;
     const char *text;

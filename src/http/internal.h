@@ -45,6 +45,7 @@ struct mw {
 
 struct route {
     gly_handler handler;
+    int method;    /* a gly_method */
     unsigned slot; /* metrics slot: 1 + its index */
     uint64_t max_body;
     const char *pattern; /* owned by the router */

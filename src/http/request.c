@@ -127,6 +127,7 @@ int gly_route_ex(gly_app *app, const char *method, const char *pattern, gly_hand
     if (!r)
         return setup_fail(app, GLY_ENOMEM, "route", pattern);
     r->handler = h;
+    r->method = m;
     r->slot = app->nroutes + 1;
     r->max_body = opts ? opts->max_body : 0;
     int rc = gly__router_add(app->router, (unsigned)m, pattern, r);

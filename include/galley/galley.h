@@ -13,7 +13,9 @@
 #include <galley/log.h>
 #include <galley/middleware.h>
 #include <galley/obs.h>
+#include <galley/openapi.h>
 #include <galley/time.h>
+#include <galley/validate.h>
 #include <galley/version.h>
 
 #endif

@@ -321,6 +321,13 @@ GLY_EXTERN int gly_set_header(gly_req *req, const char *name, const char *value)
 GLY_EXTERN int gly_set_header_str(gly_req *req, gly_str name, gly_str value);
 
 /*
+ * As gly_set_header(), after removing every field of that name added before
+ * (by middleware, say): a page can replace the Content-Security-Policy the
+ * security headers set. On failure nothing changes.
+ */
+GLY_EXTERN int gly_replace_header(gly_req *req, const char *name, const char *value);
+
+/*
  * Sends a complete response: status, Server, Date, Content-Type (when
  * content_type is not NULL), Content-Length, the added fields, the body. The
  * body is copied. Returns 0, or GLY_ESTATE when a response was already sent,

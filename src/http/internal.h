@@ -49,6 +49,17 @@ struct route {
     unsigned slot; /* metrics slot: 1 + its index */
     uint64_t max_body;
     const char *pattern; /* owned by the router */
+    /*
+     * Documentation (gly_route_doc(), src/obs/openapi.c): strings in one
+     * block, doc_mem, freed by gly__openapi_free(). The schema pointers will
+     * hold the gly_schema of the body and of the 200 answer once
+     * galley/validate.h lands; NULL until then.
+     */
+    void *doc_mem;
+    const char *summary, *description, *operation_id;
+    const char *const *tags; /* NULL-terminated, or NULL */
+    bool deprecated;
+    const void *req_schema, *resp_schema;
 };
 
 struct gly_app {
@@ -68,6 +79,8 @@ struct gly_app {
     struct health_check *checks;
     unsigned nchecks;
     double start_time; /* unix seconds */
+    /* gly_openapi_info(); NULL: the default */
+    char *oa_title, *oa_version, *oa_description;
 
     struct worker *workers;
     unsigned nworkers;
@@ -236,6 +249,22 @@ int gly__metrics_route(gly_req *req);
 int gly__health_ready(gly_req *req);
 bool gly__app_stopping(const gly_app *app);
 void gly__health_free(gly_app *app);
+
+/* obs (openapi.c, docs.c): GET /openapi.json, GET /docs and its assets */
+int gly__openapi_route(gly_req *req);
+int gly__docs_page(gly_req *req);
+int gly__docs_asset(gly_req *req);
+void gly__openapi_system_docs(gly_app *app); /* tags the built-in routes "system" */
+void gly__openapi_free(gly_app *app);        /* route docs and info */
+
+/* An embedded file of the /docs page (generated docs_assets.c, scripts/embed.py). */
+struct gly__asset {
+    const char *name;         /* "swagger-ui.css" */
+    const char *content_type; /* "text/css; charset=utf-8" */
+    const unsigned char *data;
+    size_t len;
+};
+const struct gly__asset *gly__docs_asset_find(gly_str name); /* NULL: none */
 
 /* server.c */
 void gly__out_append(struct worker *w, const void *p, size_t n);

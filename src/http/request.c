@@ -43,6 +43,10 @@ gly_app *gly_app_new_config(const gly_config *cfg)
     gly_get(app, "/metrics", gly__metrics_route);
     gly_get(app, "/health/ready", gly__health_ready);
     gly_get(app, "/health/live", health_live);
+    gly_get(app, "/openapi.json", gly__openapi_route);
+    gly_get(app, "/docs", gly__docs_page);
+    gly_get(app, "/docs/:asset", gly__docs_asset);
+    gly__openapi_system_docs(app);
     gly_use_defaults(app);
     return app;
 }
@@ -80,6 +84,7 @@ void gly_app_free(gly_app *app)
 {
     if (!app)
         return;
+    gly__openapi_free(app);
     for (unsigned i = 0; i < app->nroutes; i++)
         free(app->routes[i]);
     free(app->routes);

@@ -268,6 +268,27 @@ int gly_set_header(gly_req *req, const char *name, const char *value)
     return gly_set_header_str(req, gly_str_c(name), gly_str_c(value));
 }
 
+int gly_replace_header(gly_req *req, const char *name, const char *value)
+{
+    int rc = gly_set_header(req, name, value);
+    if (rc < 0)
+        return rc;
+    /* the new field is the last; drop the earlier ones of that name */
+    struct resp_header *added = req->hdrs;
+    while (added->next)
+        added = added->next;
+    struct resp_header **pp = &req->hdrs;
+    gly_str n = gly_str_c(name);
+    while (*pp) {
+        if (*pp != added && gly_str_ieq((*pp)->name, n))
+            *pp = (*pp)->next;
+        else
+            pp = &(*pp)->next;
+    }
+    req->hdrs_tail = pp;
+    return 0;
+}
+
 bool gly_resp_sent(const gly_req *req)
 {
     return req->sent;

@@ -178,6 +178,54 @@ static int json_echo(gly_req *req)
     return gly_send_buf(req, 200, "application/json", &b);
 }
 
+/* The schemas of the /validate routes (tests/api/test_validation.py). */
+static const gly_field val_user_fields[] = {
+    GLY_FIELD_STR("email", .required = true, .format = GLY_FMT_EMAIL, .max_len = 254),
+    GLY_FIELD_STR("name", .min_len = 1, .max_len = 100),
+    GLY_FIELD_INT("age", .min = 0, .max = 150),
+    GLY_FIELD_STR("role", .enum_values = (const char *const[]){"admin", "user", NULL}),
+    GLY_FIELD_STR("slug", .pattern = "^[a-z0-9-]+$"),
+    GLY_FIELD_ARR("tags", .max_items = 3, .items = &(const gly_field)GLY_ITEM_STR(.min_len = 1)),
+    GLY_FIELD_END};
+static const gly_schema val_user_schema = {.fields = val_user_fields, .additional = false};
+static const gly_field val_items_query[] = {
+    GLY_FIELD_INT("limit", .min = 1, .max = 100),
+    GLY_FIELD_STR("sort", .enum_values = (const char *const[]){"name", "-name", "created", NULL}),
+    GLY_FIELD_END};
+static const gly_field val_item_path[] = {
+    GLY_FIELD_STR("id", .required = true, .format = GLY_FMT_UUID), GLY_FIELD_END};
+
+/* POST /validate/user: 201 with the valid body echoed, else 422 (or gly_req_json's 400/415). */
+static int validate_user(gly_req *req)
+{
+    gly_jv *v = gly_req_valid_json(req, &val_user_schema);
+    if (!v)
+        return 0;
+    gly_buf b;
+    gly_json j;
+    gly_buf_init(&b, NULL, 0, gly_req_arena(req), 0);
+    gly_json_init(&j, &b);
+    gly_json_value(&j, v);
+    if (gly_json_finish(&j) != 0)
+        return gly_json_finish(&j);
+    return gly_send_buf(req, 201, "application/json", &b);
+}
+
+/* GET /validate/items[/:id]: 200 {"ok":true} when the parameters are valid, else 400. */
+static int validate_items(gly_req *req)
+{
+    if (!gly_req_valid_params(req, val_items_query, NULL))
+        return 0;
+    return gly_send(req, 200, "application/json", "{\"ok\":true}", 11);
+}
+
+static int validate_item(gly_req *req)
+{
+    if (!gly_req_valid_params(req, NULL, val_item_path))
+        return 0;
+    return gly_send(req, 200, "application/json", "{\"ok\":true}", 11);
+}
+
 int main(int argc, char **argv)
 {
     gly_app *app = gly_app_new(argc, argv);
@@ -193,11 +241,18 @@ int main(int argc, char **argv)
     gly_get(app, "/params/:a/*rest", params);
     gly_get(app, "/users/:id", user);
     gly_delete(app, "/users/:id", user);
+    gly_route_doc(app, "GET", "/users/:id",
+                  &(gly_doc){.summary = "Get a user",
+                             .tags = (const char *const[]){"users", NULL},
+                             .operation_id = "getUser"});
     gly_get(app, "/fail", fail);
     gly_get(app, "/noresp", noresp);
     gly_get(app, "/headers", headers);
     gly_post(app, "/stop", stop);
     gly_post(app, "/json/echo", json_echo);
+    gly_post(app, "/validate/user", validate_user);
+    gly_get(app, "/validate/items", validate_items);
+    gly_get(app, "/validate/items/:id", validate_item);
     gly_route_ex(app, "POST", "/small", echo, &(gly_route_opts){.max_body = 16});
     int rc = gly_run(app);
     gly_app_free(app);

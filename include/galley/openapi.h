@@ -1,0 +1,68 @@
+/*
+ * galley/openapi.h - route documentation, GET /openapi.json and GET /docs.
+ *
+ * Every application answers GET /openapi.json with an OpenAPI 3.1 document
+ * generated from its routes, and GET /docs with Swagger UI (built into the
+ * library: the page and its assets come from the binary, no CDN), pointed at
+ * /openapi.json. A route appears in the document as soon as it is added;
+ * gly_route_doc() adds a summary, tags and the like.
+ *
+ * In the document a pattern's ":name" and "*name" both become "{name}". A
+ * "*name" parameter matches the rest of the path, '/' included, which an
+ * OpenAPI path template cannot express; its description says so.
+ *
+ * Every operation answers "200" (OK) and a "default" error response, an
+ * RFC 9457 problem document (components/schemas/Problem), as every
+ * framework error is.
+ *
+ * Schemas (planned): gly_doc will gain `const gly_schema *request` and
+ * `const gly_schema *response` (galley/validate.h). The route keeps them and
+ * the generator writes gly_schema_to_json_schema() output as the
+ * requestBody (application/json) and the "200" content; until then both are
+ * absent. Initialize gly_doc with designated initializers so that the
+ * new members stay zero in existing code.
+ */
+#ifndef GALLEY_OPENAPI_H
+#define GALLEY_OPENAPI_H
+
+#include <galley/common.h>
+#include <galley/http.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Documentation of one route. Every member may be NULL (or false): absent. */
+typedef struct gly_doc {
+    const char *summary;      /* one line */
+    const char *description;  /* CommonMark */
+    const char *const *tags;  /* NULL-terminated; groups operations in /docs */
+    const char *operation_id; /* unique among the routes */
+    bool deprecated;
+} gly_doc;
+
+/*
+ * Documents the route (method, pattern) added before with gly_route(); the
+ * pattern must be spelled as it was added. The strings are copied; a second
+ * call replaces what the first set. Call before gly_run() only.
+ *
+ * Returns 0; GLY_ENOENT when there is no such route; GLY_EINVAL for a NULL
+ * argument; GLY_EEXIST when operation_id is already used by another route;
+ * GLY_ENOMEM.
+ */
+GLY_EXTERN int gly_route_doc(gly_app *app, const char *method, const char *pattern,
+                             const gly_doc *doc);
+
+/*
+ * Sets the document's info object. title defaults to "Galley API" and
+ * version to gly_version(); description (CommonMark) is absent by default.
+ * NULL keeps the current value. The strings are copied. Call before gly_run()
+ * only. Returns 0 or GLY_ENOMEM (nothing changed then).
+ */
+GLY_EXTERN int gly_openapi_info(gly_app *app, const char *title, const char *version,
+                                const char *description);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -174,6 +174,15 @@ GLY_EXTERN gly_app *gly_app_new_config(const gly_config *cfg);
 /* Frees the application. Only after gly_run() returned, or instead of it. NULL is a no-op. */
 GLY_EXTERN void gly_app_free(gly_app *app);
 
+/*
+ * Attaches the service's own state (a store, a client pool) to the app;
+ * handlers reach it with gly_app_data(gly_req_app(req)). Galley never touches
+ * it: the caller owns it and frees it after gly_app_free(). Set it before
+ * gly_run(); reading it from any worker is then safe.
+ */
+GLY_EXTERN void gly_app_set_data(gly_app *app, void *data);
+GLY_EXTERN void *gly_app_data(const gly_app *app);
+
 /* Returns the application's configuration; change it only before gly_run(). */
 GLY_EXTERN gly_config *gly_app_config(gly_app *app);
 

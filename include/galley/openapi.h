@@ -15,18 +15,17 @@
  * RFC 9457 problem document (components/schemas/Problem), as every
  * framework error is.
  *
- * Schemas (planned): gly_doc will gain `const gly_schema *request` and
- * `const gly_schema *response` (galley/validate.h). The route keeps them and
- * the generator writes gly_schema_to_json_schema() output as the
- * requestBody (application/json) and the "200" content; until then both are
- * absent. Initialize gly_doc with designated initializers so that the
- * new members stay zero in existing code.
+ * Schemas: a gly_doc may name the request body's schema and the response's
+ * (galley/validate.h); the document then carries them as JSON Schema 2020-12,
+ * the dialect of OpenAPI 3.1, so generated clients are typed. The schema a
+ * handler validates with (gly_req_valid_json) is the one to document.
  */
 #ifndef GALLEY_OPENAPI_H
 #define GALLEY_OPENAPI_H
 
 #include <galley/common.h>
 #include <galley/http.h>
+#include <galley/validate.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,6 +38,9 @@ typedef struct gly_doc {
     const char *const *tags;  /* NULL-terminated; groups operations in /docs */
     const char *operation_id; /* unique among the routes */
     bool deprecated;
+    const gly_schema *request;  /* the JSON body it accepts (requestBody); NULL: none */
+    const gly_schema *response; /* the JSON body of its success answer; NULL: not described */
+    int status;                 /* the success status (0: 200; 201 for a create, ...) */
 } gly_doc;
 
 /*

@@ -59,7 +59,8 @@ struct route {
     const char *summary, *description, *operation_id;
     const char *const *tags; /* NULL-terminated, or NULL */
     bool deprecated;
-    const void *req_schema, *resp_schema;
+    const gly_schema *req_schema, *resp_schema;
+    int ok_status;
 };
 
 struct gly_app {
@@ -71,6 +72,7 @@ struct gly_app {
     unsigned nroutes, routes_cap;
     int setup_err;
     char setup_msg[256];
+    void *data; /* the service's, see gly_app_set_data() */
 
     /* metrics: status slots, readiness checks, start time */
     uint8_t status_slot[600];

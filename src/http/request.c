@@ -98,6 +98,16 @@ void gly_app_free(gly_app *app)
     free(app);
 }
 
+void gly_app_set_data(gly_app *app, void *data)
+{
+    app->data = data;
+}
+
+void *gly_app_data(const gly_app *app)
+{
+    return app->data;
+}
+
 gly_config *gly_app_config(gly_app *app)
 {
     return &app->cfg;

@@ -231,30 +231,56 @@ int gly_send_text(gly_req *req, int status, const char *text)
     return gly_send(req, status, "text/plain; charset=utf-8", text, strlen(text));
 }
 
+/* RFC 9110 tchar, one bit per byte value. */
+static const uint64_t tchar_bits[4] = {0x03ff6cfa00000000ull, 0x57ffffffc7fffffeull, 0x0000000000000000ull, 0x0000000000000000ull};
+
+static bool is_tchar(unsigned char c)
+{
+    return (tchar_bits[c >> 6] >> (c & 63)) & 1;
+}
+
+/* The fields the engine writes itself; a handler may not set them. */
+static bool reserved_field(gly_str name)
+{
+    switch (name.n) {
+    case 4:
+        return gly_str_ieq_c(name, "date");
+    case 6:
+        return gly_str_ieq_c(name, "server");
+    case 10:
+        return gly_str_ieq_c(name, "connection");
+    case 14:
+        return gly_str_ieq_c(name, "content-length");
+    case 17:
+        return gly_str_ieq_c(name, "transfer-encoding");
+    default:
+        return false;
+    }
+}
+
 int gly_set_header_str(gly_req *req, gly_str name, gly_str value)
 {
-    static const char *const reserved[] = {"server", "date", "content-length", "transfer-encoding",
-                                           "connection"};
     if (req->sent)
         return GLY_ESTATE;
     if (!name.p || name.n == 0 || !value.p)
         return GLY_EINVAL;
-    for (size_t i = 0; i < name.n; i++) {
-        unsigned char ch = (unsigned char)name.p[i];
-        if (ch <= 32 || ch >= 127 || strchr("\"(),/:;<=>?@[\\]{}", ch))
+    for (size_t i = 0; i < name.n; i++)
+        if (!is_tchar((unsigned char)name.p[i]))
+            return GLY_EINVAL;
+    for (size_t i = 0; i < value.n; i++) {
+        char c = value.p[i];
+        if (c == '\r' || c == '\n' || c == '\0')
             return GLY_EINVAL;
     }
-    for (size_t i = 0; i < value.n; i++)
-        if (value.p[i] == '\r' || value.p[i] == '\n' || value.p[i] == '\0')
-            return GLY_EINVAL;
-    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
-        if (gly_str_ieq_c(name, reserved[i]))
-            return GLY_EINVAL;
-    struct resp_header *h = gly_arena_alloc(&req->arena, sizeof *h);
-    char *n = gly_arena_strndup(&req->arena, name.p, name.n);
-    char *v = gly_arena_strndup(&req->arena, value.p, value.n);
-    if (!h || !n || !v)
+    if (reserved_field(name))
+        return GLY_EINVAL;
+    /* one block: the entry, then the name and the value */
+    struct resp_header *h = gly_arena_alloc(&req->arena, sizeof *h + name.n + value.n);
+    if (!h)
         return GLY_ENOMEM;
+    char *n = (char *)(h + 1), *v = n + name.n;
+    memcpy(n, name.p, name.n);
+    memcpy(v, value.p, value.n);
     h->name = (gly_str){n, name.n};
     h->value = (gly_str){v, value.n};
     h->next = NULL;

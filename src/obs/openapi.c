@@ -11,13 +11,13 @@
  * left out unless a route of their own was added; CONNECT has no OpenAPI 3.1
  * operation and is left out.
  *
- * Schemas, once galley/validate.h lands: gly_route_doc() copies the
- * request/response gly_schema pointers into route->req_schema/resp_schema,
- * and put_operation() writes a requestBody and a "200" content of
- * application/json with gly_schema_to_json_schema() (JSON Schema 2020-12 is
- * the dialect of OpenAPI 3.1, so it goes in as is).
+ * Schemas: gly_route_doc() keeps the request/response gly_schema pointers
+ * (static data that outlives the app) and put_operation() writes them with
+ * gly_schema_to_json_schema() as the requestBody and the success content
+ * (JSON Schema 2020-12 is the dialect of OpenAPI 3.1, so it goes in as is).
  */
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <galley/openapi.h>
@@ -91,6 +91,9 @@ int gly_route_doc(gly_app *app, const char *method, const char *pattern, const g
     r->description = put_copy(&at, doc->description);
     r->operation_id = put_copy(&at, doc->operation_id);
     r->deprecated = doc->deprecated;
+    r->req_schema = doc->request;
+    r->resp_schema = doc->response;
+    r->ok_status = doc->status;
     assert(at == mem + size);
     return 0;
 }
@@ -220,8 +223,38 @@ static void put_opt(gly_json *j, const char *key, const char *value)
     }
 }
 
-static const char responses[] =
-    "{\"200\":{\"description\":\"OK\"},\"default\":{\"$ref\":\"#/components/responses/Problem\"}}";
+/* {"application/json": {"schema": ...}} for a schema. */
+static void put_json_content(gly_json *j, const gly_schema *schema)
+{
+    gly_json_key(j, "content");
+    gly_json_obj_begin(j);
+    gly_json_key(j, "application/json");
+    gly_json_obj_begin(j);
+    gly_json_key(j, "schema");
+    gly_schema_to_json_schema(schema, j);
+    gly_json_obj_end(j);
+    gly_json_obj_end(j);
+}
+
+static void put_responses(gly_json *j, const struct route *r)
+{
+    int status = r->ok_status >= 200 && r->ok_status <= 299 ? r->ok_status : 200;
+    char code[8];
+    snprintf(code, sizeof code, "%d", status);
+    gly_json_key(j, "responses");
+    gly_json_obj_begin(j);
+    gly_json_key(j, code);
+    gly_json_obj_begin(j);
+    gly_json_key(j, "description");
+    gly_json_str(j, gly_status_text(status));
+    if (r->resp_schema && status != 204)
+        put_json_content(j, r->resp_schema);
+    gly_json_obj_end(j);
+    gly_json_key(j, "default");
+    static const char problem_ref[] = "{\"$ref\":\"#/components/responses/Problem\"}";
+    gly_json_raw(j, problem_ref, sizeof problem_ref - 1);
+    gly_json_obj_end(j);
+}
 
 static void put_operation(gly_json *j, const struct route *r)
 {
@@ -246,8 +279,15 @@ static void put_operation(gly_json *j, const struct route *r)
         gly_json_key(j, "deprecated");
         gly_json_bool(j, true);
     }
-    gly_json_key(j, "responses");
-    gly_json_raw(j, responses, sizeof responses - 1);
+    if (r->req_schema) {
+        gly_json_key(j, "requestBody");
+        gly_json_obj_begin(j);
+        gly_json_key(j, "required");
+        gly_json_bool(j, true);
+        put_json_content(j, r->req_schema);
+        gly_json_obj_end(j);
+    }
+    put_responses(j, r);
     gly_json_obj_end(j);
 }
 

@@ -251,6 +251,11 @@ int main(int argc, char **argv)
     gly_post(app, "/stop", stop);
     gly_post(app, "/json/echo", json_echo);
     gly_post(app, "/validate/user", validate_user);
+    gly_route_doc(app, "POST", "/validate/user",
+                  &(gly_doc){.summary = "Create a user (validated)",
+                             .request = &val_user_schema,
+                             .response = &val_user_schema,
+                             .status = 201});
     gly_get(app, "/validate/items", validate_items);
     gly_get(app, "/validate/items/:id", validate_item);
     gly_route_ex(app, "POST", "/small", echo, &(gly_route_opts){.max_body = 16});

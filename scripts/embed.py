@@ -9,6 +9,7 @@ NUL after its last byte (not counted in the length), so text assets can be
 inspected as strings in a debugger. The output is written only when it
 changes, so an unchanged asset does not rebuild the library.
 """
+import hashlib
 import os
 import sys
 
@@ -55,7 +56,9 @@ def main(argv):
             chunk = (data + b"\0")[off : off + row]
             parts.append(",".join(str(b) for b in chunk) + ",\n")
         parts.append("};\n\n")
-        table.append("    {%s, %s, asset_%d, %d},\n" % (c_string(name), c_string(ctype), i, len(data)))
+        etag = '"%s"' % hashlib.sha256(data).hexdigest()[:20]  # strong: the bytes decide
+        table.append("    {%s, %s, %s, asset_%d, %d},\n"
+                     % (c_string(name), c_string(ctype), c_string(etag), i, len(data)))
     parts.append("static const struct gly__asset assets[] = {\n")
     parts.extend(table)
     parts.append("};\n\n")

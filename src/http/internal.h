@@ -263,6 +263,7 @@ void gly__openapi_free(gly_app *app);        /* route docs and info */
 struct gly__asset {
     const char *name;         /* "swagger-ui.css" */
     const char *content_type; /* "text/css; charset=utf-8" */
+    const char *etag;         /* "\"<hash of the bytes>\"", a strong validator */
     const unsigned char *data;
     size_t len;
 };

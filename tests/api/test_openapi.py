@@ -170,6 +170,7 @@ def test_docs_unknown_asset_is_404(app):
     resp = get(app, "/docs/nope.js")
     assert resp.status == 404
     assert resp.header("Content-Type") == "application/problem+json"
+    assert json.loads(resp.body)["code"] == "not-found"
 
 
 def test_route_schemas_become_request_body_and_response_content(doc):
@@ -184,3 +185,26 @@ def test_route_schemas_become_request_body_and_response_content(doc):
     assert created["description"] == "Created"
     assert created["content"]["application/json"]["schema"] == schema
     assert op["responses"]["default"] == {"$ref": "#/components/responses/Problem"}
+
+
+def get_with(srv, target, headers):
+    resp, c = exchange(srv, request("GET", target, headers=headers))
+    c.close()
+    return resp
+
+
+def test_docs_assets_have_a_strong_etag_and_answer_304(app):
+    first = get(app, "/docs/swagger-ui.css")
+    etag = first.header("ETag")
+    assert re.fullmatch(r'"[0-9a-f]{20}"', etag), etag
+    again = get_with(app, "/docs/swagger-ui.css", [("If-None-Match", etag)])
+    assert again.status == 304
+    assert again.body == b""
+    assert again.header("ETag") == etag
+    assert again.header("Content-Length") is None
+    listed = get_with(app, "/docs/swagger-ui.css", [("If-None-Match", '"x", W/%s' % etag)])
+    assert listed.status == 304
+    other = get_with(app, "/docs/swagger-ui.css", [("If-None-Match", '"0000"')])
+    assert other.status == 200 and len(other.body) == len(first.body)
+    # each file has its own tag
+    assert get(app, "/docs/init.js").header("ETag") != etag

@@ -22,6 +22,7 @@
 #include <galley/arena.h>
 #include <galley/buf.h>
 #include <galley/common.h>
+#include <galley/json.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -366,6 +367,17 @@ GLY_EXTERN int gly_send_text(gly_req *req, int status, const char *text);
  * the request id. detail and code may be NULL.
  */
 GLY_EXTERN int gly_problem(gly_req *req, int status, const char *code, const char *detail);
+
+/*
+ * A problem document with members of its own: begin writes the standard
+ * members (as gly_problem() does) into b, a buffer in the request's arena,
+ * and leaves the object open; add members with the gly_json calls on j; end
+ * closes it and sends it. end returns what gly_send_buf() returned, or the
+ * writer's error (the handler then fails with a 500).
+ */
+GLY_EXTERN int gly_problem_begin(gly_req *req, gly_json *j, gly_buf *b, int status,
+                                 const char *code, const char *detail);
+GLY_EXTERN int gly_problem_end(gly_req *req, gly_json *j, int status);
 
 /*
  * Streaming (chunked) responses: begin sends the head with

@@ -232,7 +232,8 @@ int gly_send_text(gly_req *req, int status, const char *text)
 }
 
 /* RFC 9110 tchar, one bit per byte value. */
-static const uint64_t tchar_bits[4] = {0x03ff6cfa00000000ull, 0x57ffffffc7fffffeull, 0x0000000000000000ull, 0x0000000000000000ull};
+static const uint64_t tchar_bits[4] = {0x03ff6cfa00000000ull, 0x57ffffffc7fffffeull,
+                                       0x0000000000000000ull, 0x0000000000000000ull};
 
 static bool is_tchar(unsigned char c)
 {
@@ -320,39 +321,65 @@ bool gly_resp_sent(const gly_req *req)
     return req->sent;
 }
 
-/* Writes an RFC 9457 problem document for status into b. */
+/* The members every problem document has (RFC 9457), into an object already begun. */
+static void problem_members(gly_json *j, int status, const char *code, const char *detail,
+                            gly_str id)
+{
+    gly_json_key(j, "type");
+    gly_json_str(j, "about:blank");
+    gly_json_key(j, "title");
+    gly_json_str(j, gly_status_text(status));
+    gly_json_key(j, "status");
+    gly_json_i64(j, status);
+    if (detail) {
+        gly_json_key(j, "detail");
+        gly_json_str(j, detail);
+    }
+    if (code) {
+        gly_json_key(j, "code");
+        gly_json_str(j, code);
+    }
+    if (id.p) {
+        gly_json_key(j, "request_id");
+        gly_json_strn(j, id.p, id.n);
+    }
+}
+
+/* Writes a whole problem document into b. */
 static void problem_json(gly_buf *b, int status, const char *code, const char *detail, gly_str id)
 {
     gly_json j;
     gly_json_init(&j, b);
     gly_json_obj_begin(&j);
-    gly_json_key(&j, "type");
-    gly_json_str(&j, "about:blank");
-    gly_json_key(&j, "title");
-    gly_json_str(&j, gly_status_text(status));
-    gly_json_key(&j, "status");
-    gly_json_i64(&j, status);
-    if (detail) {
-        gly_json_key(&j, "detail");
-        gly_json_str(&j, detail);
-    }
-    if (code) {
-        gly_json_key(&j, "code");
-        gly_json_str(&j, code);
-    }
-    if (id.p) {
-        gly_json_key(&j, "request_id");
-        gly_json_strn(&j, id.p, id.n);
-    }
+    problem_members(&j, status, code, detail, id);
     gly_json_obj_end(&j);
+}
+
+int gly_problem_begin(gly_req *req, gly_json *j, gly_buf *b, int status, const char *code,
+                      const char *detail)
+{
+    gly_buf_init(b, NULL, 0, &req->arena, 0);
+    gly_json_init(j, b);
+    gly_json_obj_begin(j);
+    problem_members(j, status, code, detail, gly_req_id(req));
+    return gly_json_err(j);
+}
+
+int gly_problem_end(gly_req *req, gly_json *j, int status)
+{
+    gly_json_obj_end(j);
+    int rc = gly_json_finish(j);
+    if (rc < 0)
+        return rc;
+    return gly_send_buf(req, status, "application/problem+json", j->b);
 }
 
 int gly_problem(gly_req *req, int status, const char *code, const char *detail)
 {
     gly_buf b;
-    gly_buf_init(&b, NULL, 0, &req->arena, 0);
-    problem_json(&b, status, code, detail, gly_req_id(req));
-    return gly_send_buf(req, status, "application/problem+json", &b);
+    gly_json j;
+    gly_problem_begin(req, &j, &b, status, code, detail);
+    return gly_problem_end(req, &j, status);
 }
 
 /*

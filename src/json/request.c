@@ -85,35 +85,14 @@ static int answer_parse_error(gly_req *req, int rc, const gly_json_error *e)
     char detail[256];
     snprintf(detail, sizeof detail, "invalid JSON at line %zu, column %zu: %s", e->line, e->column,
              e->msg);
-    gly_str id = gly_req_id(req);
     gly_buf b;
     gly_json j;
-    gly_buf_init(&b, NULL, 0, gly_req_arena(req), 0);
-    gly_json_init(&j, &b);
-    gly_json_obj_begin(&j);
-    gly_json_key(&j, "type");
-    gly_json_str(&j, "about:blank");
-    gly_json_key(&j, "title");
-    gly_json_str(&j, gly_status_text(400));
-    gly_json_key(&j, "status");
-    gly_json_i64(&j, 400);
-    gly_json_key(&j, "detail");
-    gly_json_str(&j, detail);
-    gly_json_key(&j, "code");
-    gly_json_str(&j, rc == GLY_ELIMIT ? "json-limit" : "invalid-json");
-    if (id.p) {
-        gly_json_key(&j, "request_id");
-        gly_json_strn(&j, id.p, id.n);
-    }
+    gly_problem_begin(req, &j, &b, 400, rc == GLY_ELIMIT ? "json-limit" : "invalid-json", detail);
     gly_json_key(&j, "line");
     gly_json_u64(&j, e->line);
     gly_json_key(&j, "column");
     gly_json_u64(&j, e->column);
-    gly_json_obj_end(&j);
-    if (gly_json_finish(&j) != 0) {
-        return gly_problem(req, 500, NULL, NULL);
-    }
-    return gly_send_buf(req, 400, "application/problem+json", &b);
+    return gly_problem_end(req, &j, 400);
 }
 
 gly_jv *gly_req_json(gly_req *req)

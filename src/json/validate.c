@@ -921,22 +921,9 @@ int gly_problem_verrors(gly_req *req, int status, const gly_verrors *errs)
     } else {
         snprintf(detail, sizeof detail, "%zu fields are invalid", errs->total);
     }
-    gly_str id = gly_req_id(req);
     gly_buf b;
     gly_json j;
-    gly_buf_init(&b, NULL, 0, gly_req_arena(req), 0);
-    gly_json_init(&j, &b);
-    gly_json_obj_begin(&j);
-    gly_json_key(&j, "type");
-    gly_json_str(&j, "about:blank");
-    gly_json_key(&j, "title");
-    gly_json_str(&j, gly_status_text(status));
-    gly_json_key(&j, "status");
-    gly_json_i64(&j, status);
-    gly_json_key(&j, "detail");
-    gly_json_str(&j, detail);
-    gly_json_key(&j, "code");
-    gly_json_str(&j, "validation-failed");
+    gly_problem_begin(req, &j, &b, status, "validation-failed", detail);
     gly_json_key(&j, "errors");
     gly_json_arr_begin(&j);
     for (size_t i = 0; i < errs->count; i++) {
@@ -950,15 +937,7 @@ int gly_problem_verrors(gly_req *req, int status, const gly_verrors *errs)
         gly_json_obj_end(&j);
     }
     gly_json_arr_end(&j);
-    if (id.p) {
-        gly_json_key(&j, "request_id");
-        gly_json_strn(&j, id.p, id.n);
-    }
-    gly_json_obj_end(&j);
-    if (gly_json_finish(&j) != 0) {
-        return gly_problem(req, 500, NULL, NULL);
-    }
-    return gly_send_buf(req, status, "application/problem+json", &b);
+    return gly_problem_end(req, &j, status);
 }
 
 gly_jv *gly_req_valid_json(gly_req *req, const gly_schema *s)

@@ -27,44 +27,25 @@
 /* Guarded buffers                                                          */
 /* ------------------------------------------------------------------------ */
 
-struct guard {
-    char *base;
-    size_t size;
-};
-
-static struct guard *guards;
+static struct gly_test_guard *guards;
 static size_t nguards, guards_cap;
 
 /* Returns a writable copy of s[0..n) that ends right before a PROT_NONE page. */
 static char *guarded(const void *s, size_t n)
 {
-    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    size_t span = (n + pg - 1) / pg * pg;
-    if (span == 0) {
-        span = pg;
-    }
-    char *base = mmap(NULL, span + pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(base != MAP_FAILED);
-    assert_int_equal(mprotect(base + span, pg, PROT_NONE), 0);
     if (nguards == guards_cap) {
         guards_cap = guards_cap ? 2 * guards_cap : 64;
         guards = realloc(guards, guards_cap * sizeof *guards);
         assert_non_null(guards);
     }
-    guards[nguards++] = (struct guard){base, span + pg};
-    char *p = base + span - n;
-    if (n > 0) {
-        memcpy(p, s, n);
-    }
-    return p;
+    return gly_test_guarded(s, n, &guards[nguards++]);
 }
 
 /* Unmaps the newest guarded buffer. */
 static void drop_last_guard(void)
 {
     assert_true(nguards > 0);
-    nguards--;
-    munmap(guards[nguards].base, guards[nguards].size);
+    gly_test_unguard(&guards[--nguards]);
 }
 
 static int release_guards(void **state)

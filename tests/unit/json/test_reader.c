@@ -46,20 +46,10 @@ static int teardown(void **state)
 static int parse_lim(const char *s, size_t n, const gly_json_limits *lim, gly_jv **out,
                      gly_json_error *err)
 {
-    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    size_t span = (n + pg - 1) / pg * pg;
-    if (span == 0) {
-        span = pg;
-    }
-    char *base = mmap(NULL, span + pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(base != MAP_FAILED);
-    assert_int_equal(mprotect(base + span, pg, PROT_NONE), 0);
-    char *p = base + span - n;
-    if (n > 0) {
-        memcpy(p, s, n);
-    }
+    struct gly_test_guard g;
+    char *p = gly_test_guarded(s, n, &g);
     int rc = gly_json_parse(&arena, p, n, lim, out, err);
-    munmap(base, span + pg);
+    gly_test_unguard(&g);
     return rc;
 }
 

@@ -55,7 +55,17 @@ extern "C" {
     XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                                         \
     XX(EOF, -4095, "end of file")                                                                  \
     XX(ELIMIT, -4094, "limit exceeded")                                                            \
-    XX(ESTATE, -4093, "call not valid in this state")
+    XX(ESTATE, -4093, "call not valid in this state")                                              \
+    XX(ENOTFOUND, -4092, "no such row")                                                            \
+    XX(EUNIQUE, -4091, "unique constraint violated")                                               \
+    XX(EFOREIGN, -4090, "foreign key constraint violated")                                         \
+    XX(ENOTNULL, -4089, "not-null constraint violated")                                            \
+    XX(ECHECK, -4088, "check constraint violated")                                                 \
+    XX(EBUSY, -EBUSY, "database busy")                                                             \
+    XX(ESERIAL, -4087, "serialization failure")                                                    \
+    XX(ECONNLOST, -4086, "database connection lost")                                               \
+    XX(EUNAVAIL, -4085, "service unavailable")                                                     \
+    XX(EDB, -4084, "database error")
 
 enum gly_errno {
 #define GLY__ERR_ENUM(name, value, msg) GLY_##name = (value),

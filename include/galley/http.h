@@ -92,6 +92,15 @@ typedef struct gly_config {
     unsigned rate_limit_window_s; /* 1, 60 or 3600 */
     unsigned rate_limit_burst;    /* bucket size; 0: rate_limit */
     char config[256];             /* "": none; a JSON settings file read before env and flags */
+    /* Storage (galley/db.h). */
+    char data_dir[256];      /* "galley_data": the SQLite database and other files */
+    char database_url[1024]; /* "": SQLite in data_dir; postgres://... (a secret) */
+    bool db_sync_full;       /* true: SQLite synchronous=FULL; false: NORMAL */
+    unsigned db_timeout_ms;  /* 5 s: a query's time limit */
+    unsigned db_pool_min;    /* 1: PostgreSQL connections per worker kept open */
+    unsigned db_pool_max;    /* 4: PostgreSQL connections per worker at most */
+    unsigned db_wait_ms;     /* 2 s: how long a request waits for a connection */
+    bool migrate;            /* true: apply pending migrations at start */
 } gly_config;
 
 /* Fills *cfg with the defaults. */
@@ -315,6 +324,77 @@ GLY_EXTERN gly_app *gly_req_app(const gly_req *req);
  * stop deadline passed while waiting.
  */
 GLY_EXTERN int gly_sleep(gly_req *req, uint64_t ms);
+
+/* ------------------------------------------------------------------------ */
+/* Extending the engine: waiting, workers, slots                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Suspends the calling handler until gly_req_wake() is called for it; the
+ * worker serves others meanwhile. Returns the code given to gly_req_wake(),
+ * or GLY_ESTATE when not called from a handler. The connection may close
+ * while the handler waits: the handler still resumes only at the wake, so
+ * whatever it waits for may keep pointers into the request until then.
+ */
+GLY_EXTERN int gly_req_suspend(gly_req *req);
+
+/*
+ * Resumes a handler suspended by gly_req_suspend(), which returns rc. Call it
+ * only on the request's worker thread: from a task given to
+ * gly_worker_post(), or from a callback of that worker's loop.
+ */
+GLY_EXTERN void gly_req_wake(gly_req *req, int rc);
+
+/* The index (0 .. gly_app_workers() - 1) of the worker serving req. */
+GLY_EXTERN unsigned gly_req_worker(const gly_req *req);
+
+/* The worker's libuv loop (a uv_loop_t *), for modules with handles of their own. */
+GLY_EXTERN void *gly_req_loop(const gly_req *req);
+
+/* The number of workers gly_run() starts (the workers setting, or the CPUs). */
+GLY_EXTERN unsigned gly_app_workers(const gly_app *app);
+
+/*
+ * A task to run on a worker's thread. The poster owns the memory and keeps it
+ * alive until fn has been called; fn is called exactly once, on the worker.
+ */
+typedef struct gly_task gly_task;
+struct gly_task {
+    void (*fn)(gly_task *task);
+    gly_task *next; /* the engine's */
+};
+
+/*
+ * Queues task for the worker's loop and wakes it. Safe from any thread.
+ * Tasks run in the order they were posted. Returns 0, or GLY_ESTATE when the
+ * worker is not running (its fn is then never called).
+ */
+GLY_EXTERN int gly_worker_post(gly_app *app, unsigned worker, gly_task *task);
+
+/*
+ * Hooks a module runs on each worker thread: start(app, worker, loop, ctx)
+ * once the worker's loop exists and before it serves (a failure stops the
+ * server); stop(app, worker, ctx) when the worker is stopping and has no
+ * connection left, so that the module closes its loop handles (with close
+ * callbacks; the loop runs until they are done). Either may be NULL. Add hooks
+ * before gly_run(). Returns 0 or GLY_ENOMEM.
+ */
+typedef int (*gly_worker_start_fn)(gly_app *app, unsigned worker, void *loop, void *ctx);
+typedef void (*gly_worker_stop_fn)(gly_app *app, unsigned worker, void *ctx);
+GLY_EXTERN int gly_app_on_worker(gly_app *app, gly_worker_start_fn start, gly_worker_stop_fn stop,
+                                 void *ctx);
+
+/*
+ * Slots for the modules built on the engine (the database, auth, ...): one
+ * pointer per module on the app and on each request. An app slot's object is
+ * freed by gly_app_free() with the free function given here (first, in the
+ * reverse order of setting). Request slots are NULL when a request starts.
+ */
+enum { GLY_SLOT_DB, GLY_SLOT_AUTH, GLY_SLOTS = 8 };
+GLY_EXTERN int gly_app_set_slot(gly_app *app, unsigned slot, void *obj, void (*obj_free)(void *));
+GLY_EXTERN void *gly_app_slot(const gly_app *app, unsigned slot);
+GLY_EXTERN void gly_req_set_slot(gly_req *req, unsigned slot, void *p);
+GLY_EXTERN void *gly_req_slot(const gly_req *req, unsigned slot);
 
 /* ------------------------------------------------------------------------ */
 /* Responses                                                                */

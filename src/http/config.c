@@ -46,15 +46,16 @@ _Static_assert(sizeof(size_t) == sizeof(uint32_t) || sizeof(size_t) == sizeof(ui
                "size_t fields are 32 or 64 bits");
 
 enum type {
-    T_ADDR,  /* "host:port" in char http[] */
-    T_PORT,  /* flag only: the port part of http */
-    T_UINT,  /* a plain integer */
-    T_SIZE,  /* bytes; K, M, G, T suffixes (1024-based) */
-    T_MS,    /* milliseconds; ms, s, m suffixes */
-    T_LEVEL, /* a log level name */
-    T_BOOL,  /* on/off, true/false, yes/no, 1/0 */
-    T_STR,   /* text in a char array, checked by the setting's check() */
-    T_RATE,  /* "N/s", "N/m", "N/h" or "off" into rate_limit and rate_limit_window_s */
+    T_ADDR,   /* "host:port" in char http[] */
+    T_PORT,   /* flag only: the port part of http */
+    T_UINT,   /* a plain integer */
+    T_SIZE,   /* bytes; K, M, G, T suffixes (1024-based) */
+    T_MS,     /* milliseconds; ms, s, m suffixes */
+    T_LEVEL,  /* a log level name */
+    T_BOOL,   /* on/off, true/false, yes/no, 1/0 */
+    T_STR,    /* text in a char array, checked by the setting's check() */
+    T_RATE,   /* "N/s", "N/m", "N/h" or "off" into rate_limit and rate_limit_window_s */
+    T_SECRET, /* a T_STR never shown: errors and galley config redact it */
 };
 
 struct setting {
@@ -72,6 +73,8 @@ struct setting {
 #define FIELD(f) offsetof(gly_config, f), sizeof(((gly_config *)0)->f)
 
 static bool proxies_check(const char *value, char *why, size_t whylen);
+static bool dburl_check(const char *value, char *why, size_t whylen);
+static bool dir_check(const char *value, char *why, size_t whylen);
 
 static const struct setting settings[] = {
     {"http", T_ADDR, FIELD(http), 0, 0, "HOST:PORT", "127.0.0.1:8090",
@@ -128,6 +131,23 @@ static const struct setting settings[] = {
      "rate limit bucket size; 0 = the N of --rate-limit", NULL},
     {"config", T_STR, FIELD(config), 0, 0, "FILE", "",
      "JSON settings file, read before GALLEY_* variables and flags", NULL},
+    {"data", T_STR, FIELD(data_dir), 0, 0, "DIR", "galley_data",
+     "data directory (the SQLite database data.db)", dir_check},
+    {"database-url", T_SECRET, FIELD(database_url), 0, 0, "URL", "",
+     "postgres://user:pass@host/db (also --db); none = SQLite in --data", dburl_check},
+    {"db-sync", T_BOOL, FIELD(db_sync_full), 0, 0, NULL, "on",
+     "SQLite synchronous=FULL (off: NORMAL, faster, may lose the last commits on power loss)",
+     NULL},
+    {"db-timeout", T_MS, FIELD(db_timeout_ms), 1, DAY, "TIME", "5s", "time limit of one query",
+     NULL},
+    {"db-pool-min", T_UINT, FIELD(db_pool_min), 0, 256, "N", "1",
+     "PostgreSQL connections per worker kept open", NULL},
+    {"db-pool-max", T_UINT, FIELD(db_pool_max), 1, 256, "N", "4",
+     "PostgreSQL connections per worker at most", NULL},
+    {"db-wait", T_MS, FIELD(db_wait_ms), 0, DAY, "TIME", "2s",
+     "how long a request waits for a database connection (then 503)", NULL},
+    {"migrate", T_BOOL, FIELD(migrate), 0, 0, NULL, "on", "apply pending migrations at start",
+     NULL},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -141,6 +161,53 @@ struct unit {
 static bool proxies_check(const char *value, char *why, size_t whylen)
 {
     return gly__cidr_list_parse(value, NULL, NULL, why, whylen) == 0;
+}
+
+static bool dburl_check(const char *value, char *why, size_t whylen)
+{
+    if (!*value || strncmp(value, "postgres://", 11) == 0 ||
+        strncmp(value, "postgresql://", 13) == 0)
+        return true;
+    snprintf(why, whylen, "expected postgres://... or postgresql://..., or none for SQLite");
+    return false;
+}
+
+static bool dir_check(const char *value, char *why, size_t whylen)
+{
+    if (*value)
+        return true;
+    snprintf(why, whylen, "expected a directory");
+    return false;
+}
+
+/*
+ * Writes a database URL with its password replaced by "***": the one in
+ * "user:password@" and any "password=" parameter.
+ */
+static const char *redact_url(const char *url, char out[1024])
+{
+    size_t o = 0, n = strlen(url);
+    const char *at = strchr(url, '@');
+    const char *scheme = strstr(url, "://");
+    const char *colon = scheme ? memchr(scheme + 3, ':', (size_t)(at ? at - scheme - 3 : 0)) : NULL;
+    for (size_t i = 0; i < n && o < 1000;) {
+        if (colon && url + i == colon + 1) {
+            o += (size_t)snprintf(out + o, 1024 - o, "***");
+            i = (size_t)(at - url);
+            continue;
+        }
+        if ((i == 0 || url[i - 1] == '?' || url[i - 1] == '&' || url[i - 1] == ' ') &&
+            strncmp(url + i, "password=", 9) == 0) {
+            o += (size_t)snprintf(out + o, 1024 - o, "password=***");
+            i += 9;
+            while (i < n && url[i] != '&' && url[i] != ' ')
+                i++;
+            continue;
+        }
+        out[o++] = url[i++];
+    }
+    out[o] = '\0';
+    return out;
 }
 
 static const struct unit size_units[] = {{"", 1},      {"k", KIB}, {"kib", KIB}, {"m", MIB},
@@ -214,6 +281,9 @@ static const struct setting *find(const char *name, size_t n, bool fold)
         if (name_eq(name, n, settings[i].name, fold)) {
             return &settings[i];
         }
+    }
+    if (name_eq(name, n, "db", fold)) {
+        return find("database-url", 12, false); /* the short flag, --db URL */
     }
     return NULL;
 }
@@ -408,6 +478,7 @@ static const char *expected(const struct setting *s, char *out, size_t n)
         snprintf(out, n, "expected on/off, true/false, yes/no or 1/0");
         break;
     case T_STR:
+    case T_SECRET:
         snprintf(out, n, "expected text of at most %zu bytes", s->size - 1);
         break;
     case T_RATE:
@@ -514,6 +585,7 @@ static bool apply(gly_config *cfg, const struct setting *s, const char *value, c
         memcpy((char *)cfg + s->off, &b, sizeof(b));
         return true;
     case T_STR:
+    case T_SECRET:
         if (strlen(value) >= s->size) {
             break;
         }
@@ -548,7 +620,7 @@ static int set_one(gly_config *cfg, const struct setting *s, const char *shown, 
     }
     if (!apply(cfg, s, value, why, sizeof(why))) {
         say(err, errlen, "invalid value for %s: \"%s\" (%s)", shown,
-            printable(vbuf, value, strlen(value)), why);
+            s->type == T_SECRET ? "(redacted)" : printable(vbuf, value, strlen(value)), why);
         return GLY_EINVAL;
     }
     return 0;
@@ -776,7 +848,8 @@ int gly__config_check(const gly_config *cfg, char *err, size_t errlen)
                 return GLY_EINVAL;
             }
             break;
-        case T_STR: {
+        case T_STR:
+        case T_SECRET: {
             const char *text = (const char *)cfg + s->off;
             if (memchr(text, '\0', s->size) == NULL) {
                 say(err, errlen, "--%s is not NUL-terminated", s->name);
@@ -784,7 +857,7 @@ int gly__config_check(const gly_config *cfg, char *err, size_t errlen)
             }
             if (s->check && !s->check(text, why, sizeof(why))) {
                 say(err, errlen, "invalid --%s \"%s\" (%s)", s->name,
-                    printable(vbuf, text, strlen(text)), why);
+                    s->type == T_SECRET ? "(redacted)" : printable(vbuf, text, strlen(text)), why);
                 return GLY_EINVAL;
             }
             break;
@@ -827,6 +900,8 @@ static const char *show_value(const gly_config *cfg, const struct setting *s, ch
     case T_ADDR:
     case T_STR:
         return field;
+    case T_SECRET:
+        return redact_url(field, out);
     case T_PORT:
         return "";
     case T_UINT:

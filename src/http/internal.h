@@ -73,6 +73,11 @@ struct gly_app {
     int setup_err;
     char setup_msg[256];
     void *data; /* the service's, see gly_app_set_data() */
+    void *slots[GLY_SLOTS];
+    void (*slot_free[GLY_SLOTS])(void *);
+    unsigned slot_order[GLY_SLOTS], nslot_order; /* set order, for freeing in reverse */
+    struct worker_hook *hooks;
+    unsigned nhooks;
 
     /* metrics: status slots, readiness checks, start time */
     uint8_t status_slot[600];
@@ -80,6 +85,11 @@ struct gly_app {
     unsigned known_slots;
     struct health_check *checks;
     unsigned nchecks;
+    struct metrics_ext {
+        gly_metrics_fn fn;
+        void *ctx;
+    } *mext;
+    unsigned nmext;
     double start_time; /* unix seconds */
     /* gly_openapi_info(); NULL: the default */
     char *oa_title, *oa_version, *oa_description;
@@ -138,6 +148,13 @@ struct worker {
     struct gly_stats stats;
     struct conn *conns; /* all connections */
     unsigned nconns;
+
+    /* gly_worker_post(): tasks from other threads, run by on_worker_async() */
+    uv_mutex_t post_lock;
+    gly_task *post_head, *post_tail;
+    bool post_open;   /* the loop runs and takes tasks */
+    bool hooks_ended; /* the stop hooks ran */
+    bool lock_ok;
 
     char reqid_prefix[12];
     uint64_t reqid_next;
@@ -221,6 +238,8 @@ struct gly_req {
     int wait_rc;
     bool sleeping;
     bool waiting_write;
+    bool suspended; /* in gly_req_suspend() */
+    void *slots[GLY_SLOTS];
 
     /* Response. */
     int status;
@@ -237,9 +256,15 @@ struct gly_req {
     struct gly_req *next_free;
 };
 
+struct worker_hook {
+    gly_worker_start_fn start;
+    gly_worker_stop_fn stop;
+    void *ctx;
+};
+
 struct health_check {
     char *name;
-    int (*fn)(void *ctx, char *msg, size_t msglen);
+    gly_health_fn fn;
     void *ctx;
 };
 

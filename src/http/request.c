@@ -84,6 +84,12 @@ void gly_app_free(gly_app *app)
 {
     if (!app)
         return;
+    for (unsigned i = app->nslot_order; i-- > 0;) {
+        unsigned s = app->slot_order[i];
+        if (app->slot_free[s])
+            app->slot_free[s](app->slots[s]);
+    }
+    free(app->hooks);
     gly__openapi_free(app);
     for (unsigned i = 0; i < app->nroutes; i++)
         free(app->routes[i]);
@@ -96,6 +102,46 @@ void gly_app_free(gly_app *app)
     gly__health_free(app);
     uv_mutex_destroy(&app->stop_lock);
     free(app);
+}
+
+int gly_app_set_slot(gly_app *app, unsigned slot, void *obj, void (*obj_free)(void *))
+{
+    if (slot >= GLY_SLOTS)
+        return GLY_EINVAL;
+    bool seen = false;
+    for (unsigned i = 0; i < app->nslot_order; i++)
+        seen = seen || app->slot_order[i] == slot;
+    if (!seen)
+        app->slot_order[app->nslot_order++] = slot;
+    app->slots[slot] = obj;
+    app->slot_free[slot] = obj_free;
+    return 0;
+}
+
+void *gly_app_slot(const gly_app *app, unsigned slot)
+{
+    return slot < GLY_SLOTS ? app->slots[slot] : NULL;
+}
+
+void gly_req_set_slot(gly_req *req, unsigned slot, void *p)
+{
+    if (slot < GLY_SLOTS)
+        req->slots[slot] = p;
+}
+
+void *gly_req_slot(const gly_req *req, unsigned slot)
+{
+    return slot < GLY_SLOTS ? req->slots[slot] : NULL;
+}
+
+int gly_app_on_worker(gly_app *app, gly_worker_start_fn start, gly_worker_stop_fn stop, void *ctx)
+{
+    struct worker_hook *n = realloc(app->hooks, (app->nhooks + 1) * sizeof *n);
+    if (!n)
+        return GLY_ENOMEM;
+    app->hooks = n;
+    app->hooks[app->nhooks++] = (struct worker_hook){start, stop, ctx};
+    return 0;
 }
 
 void gly_app_set_data(gly_app *app, void *data)
@@ -245,6 +291,8 @@ struct gly_req *gly__req_get(struct worker *w)
     req->wait_rc = 0;
     req->sleeping = false;
     req->waiting_write = false;
+    req->suspended = false;
+    memset(req->slots, 0, sizeof req->slots);
     req->status = 0;
     req->sent = req->streaming = req->stream_ended = req->head_only = req->has_ref = false;
     req->hdrs = NULL;

@@ -508,6 +508,22 @@ void gly__resp_finish_default(struct gly_req *req, int rc)
                       req->pattern ? req->pattern : "-", (int)id.n, id.p);
     req->hdrs = NULL; /* what the handler added is not for the error */
     req->hdrs_tail = &req->hdrs;
+    switch (rc) {
+    case GLY_ECONNLOST:
+    case GLY_EUNAVAIL:
+    case GLY_EBUSY:
+    case GLY_ETIMEDOUT:
+        /* a dependency is down or overloaded: the request may succeed when retried */
+        gly_set_header(req, "Retry-After", "1");
+        gly_problem(req, 503, "unavailable",
+                    "The service is temporarily unavailable. Retry the request shortly.");
+        return;
+    case GLY_EUNIQUE:
+        gly_problem(req, 409, "conflict", "The request conflicts with an existing resource.");
+        return;
+    default:
+        break;
+    }
     gly_problem(req, 500, "internal-error",
                 "The server failed to handle the request. Quote the request id when you "
                 "report it.");

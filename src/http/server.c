@@ -357,6 +357,34 @@ int gly_sleep(gly_req *req, uint64_t ms)
     return req->wait_rc;
 }
 
+int gly_req_suspend(gly_req *req)
+{
+    if (!gly__coro_current() || req->suspended)
+        return GLY_ESTATE;
+    req->wait_rc = 0;
+    req->suspended = true;
+    gly__coro_yield();
+    return req->wait_rc;
+}
+
+void gly_req_wake(gly_req *req, int rc)
+{
+    assert(req->suspended);
+    req->suspended = false;
+    req->wait_rc = rc;
+    gly__req_resume(req);
+}
+
+unsigned gly_req_worker(const gly_req *req)
+{
+    return req->w->id;
+}
+
+void *gly_req_loop(const gly_req *req)
+{
+    return &req->w->loop;
+}
+
 static void on_shutdown(uv_shutdown_t *sr, int status)
 {
     struct conn *c = sr->data;
@@ -816,17 +844,73 @@ static void close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+/* Runs the modules' stop hooks once: they close their own handles with callbacks. */
+static void worker_end_hooks(struct worker *w)
+{
+    if (w->hooks_ended)
+        return;
+    w->hooks_ended = true;
+    gly_app *app = w->app;
+    for (unsigned i = app->nhooks; i-- > 0;)
+        if (app->hooks[i].stop)
+            app->hooks[i].stop(app, w->id, app->hooks[i].ctx);
+}
+
 static void worker_check_done(struct worker *w)
 {
     if (!w->stopping || w->nconns > 0)
         return;
+    worker_end_hooks(w);
     /* the loop ends once every handle is closed */
     uv_walk(&w->loop, close_walk, NULL);
+}
+
+static unsigned worker_count(const gly_config *cfg);
+
+int gly_worker_post(gly_app *app, unsigned worker, gly_task *task)
+{
+    if (!app->workers || worker >= app->nworkers)
+        return GLY_ESTATE;
+    struct worker *w = &app->workers[worker];
+    uv_mutex_lock(&w->post_lock);
+    if (!w->post_open) {
+        uv_mutex_unlock(&w->post_lock);
+        return GLY_ESTATE;
+    }
+    task->next = NULL;
+    if (w->post_tail)
+        w->post_tail->next = task;
+    else
+        w->post_head = task;
+    w->post_tail = task;
+    uv_mutex_unlock(&w->post_lock);
+    uv_async_send(&w->async);
+    return 0;
+}
+
+/* Runs the tasks other threads posted, in order. */
+static void worker_run_posted(struct worker *w)
+{
+    uv_mutex_lock(&w->post_lock);
+    gly_task *t = w->post_head;
+    w->post_head = w->post_tail = NULL;
+    uv_mutex_unlock(&w->post_lock);
+    while (t) {
+        gly_task *next = t->next; /* fn may free or reuse t */
+        t->fn(t);
+        t = next;
+    }
+}
+
+unsigned gly_app_workers(const gly_app *app)
+{
+    return app->nworkers ? app->nworkers : worker_count(&app->cfg);
 }
 
 static void on_worker_async(uv_async_t *a)
 {
     struct worker *w = a->data;
+    worker_run_posted(w);
     if (!atomic_load(&w->stop))
         return;
     if (!w->stopping) {
@@ -856,9 +940,22 @@ static void on_worker_async(uv_async_t *a)
 static void worker_main(void *arg)
 {
     struct worker *w = arg;
+    gly_app *app = w->app;
     gly_log_thread_begin(64 * 1024);
     gly_date_refresh();
+    int rc = 0;
+    for (unsigned i = 0; i < app->nhooks && rc == 0; i++)
+        if (app->hooks[i].start)
+            rc = app->hooks[i].start(app, w->id, &w->loop, app->hooks[i].ctx);
+    if (rc < 0) {
+        gly_log_error("worker %u: start failed: %s", w->id, gly_strerror(rc));
+        gly_app_stop(app);
+    }
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_mutex_lock(&w->post_lock);
+    w->post_open = false;
+    uv_mutex_unlock(&w->post_lock);
+    worker_run_posted(w); /* none are expected: posters wait on requests that have ended */
     gly_log_thread_end();
 }
 
@@ -868,6 +965,10 @@ static int worker_init(struct worker *w, gly_app *app, unsigned id, uv_os_sock_t
     w->app = app;
     w->id = id;
     w->listen_fd = fd;
+    if (uv_mutex_init(&w->post_lock) < 0)
+        return GLY_ENOMEM;
+    w->lock_ok = true;
+    w->post_open = true;
     w->tl[TL_HEAD] = w->tl[TL_BODY] = (struct tlist){0};
     w->timeouts[TL_HEAD] = cfg->header_timeout_ms;
     w->timeouts[TL_BODY] = cfg->body_timeout_ms;
@@ -918,6 +1019,8 @@ static void worker_dispose(struct worker *w)
         uv_loop_close(&w->loop);
     }
     gly__req_pool_free(w);
+    if (w->lock_ok)
+        uv_mutex_destroy(&w->post_lock);
     gly__coro_pool_free(w->coros);
     gly__stats_dispose(&w->stats);
     free(w->rbuf);

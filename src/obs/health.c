@@ -33,6 +33,9 @@ void gly__health_free(gly_app *app)
     for (unsigned i = 0; i < app->nchecks; i++)
         free(app->checks[i].name);
     free(app->checks);
+    free(app->mext);
+    app->mext = NULL;
+    app->nmext = 0;
     app->checks = NULL;
     app->nchecks = 0;
 }
@@ -52,7 +55,7 @@ int gly__health_ready(gly_req *req)
         const struct health_check *hc = &app->checks[i];
         char msg[256] = "";
         uint64_t t0 = gly_now_ns();
-        int rc = hc->fn(hc->ctx, msg, sizeof msg);
+        int rc = hc->fn(req, hc->ctx, msg, sizeof msg);
         double ms = (double)(gly_now_ns() - t0) / 1e6;
         ready = ready && rc == 0;
         gly_json_obj_begin(&j);

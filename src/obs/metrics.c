@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -175,6 +176,16 @@ static void put_process(gly_buf *b, const gly_app *app)
     gly_buf_printf(b, "galley_build_info{version=\"%s\"} 1\n", gly_version());
 }
 
+int gly_metrics_add(gly_app *app, gly_metrics_fn fn, void *ctx)
+{
+    struct metrics_ext *n = realloc(app->mext, (app->nmext + 1) * sizeof *n);
+    if (!n)
+        return GLY_ENOMEM;
+    app->mext = n;
+    app->mext[app->nmext++] = (struct metrics_ext){fn, ctx};
+    return 0;
+}
+
 int gly__metrics_route(gly_req *req)
 {
     gly_app *app = gly_req_app(req);
@@ -185,6 +196,8 @@ int gly__metrics_route(gly_req *req)
     put_durations(&b, app, slots);
     put_engine(&b, app);
     put_process(&b, app);
+    for (unsigned i = 0; i < app->nmext; i++)
+        app->mext[i].fn(&b, app->mext[i].ctx);
     gly_set_header(req, "Cache-Control", "no-store");
     return gly_send_buf(req, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }

@@ -143,8 +143,9 @@ static int tag(gly_req *req)
 }
 
 /* Readiness check: down while a file named "not-ready" exists in the working directory. */
-static int ready_flag(void *ctx, char *msg, size_t msglen)
+static int ready_flag(gly_req *req, void *ctx, char *msg, size_t msglen)
 {
+    (void)req;
     (void)ctx;
     if (access("not-ready", F_OK) == 0) {
         snprintf(msg, msglen, "the not-ready file exists");

@@ -798,6 +798,9 @@ static void usage_lists_every_setting_with_its_default_and_variable(void **state
         "hsts",           "cors-origins",     "cors-credentials",
         "cors-max-age",   "cors-headers",     "cors-expose",
         "rate-limit",     "rate-limit-burst", "config",
+        "data",           "database-url",     "db-sync",
+        "db-timeout",     "db-pool-min",      "db-pool-max",
+        "db-wait",        "migrate",
     };
     gly_buf b;
     const char *text;
@@ -1058,6 +1061,37 @@ static void check_refuses_star_origin_with_credentials(void **state)
     assert_int_equal(gly__config_check(&c, err, sizeof(err)), 0);
 }
 
+static void database_url_is_redacted_in_the_dump_and_in_errors(void **state)
+{
+    gly_config cfg;
+    char err[256];
+    gly_buf b;
+
+    (void)state;
+    gly_config_init(&cfg);
+    assert_int_equal(gly_config_set(&cfg, "database-url",
+                                    "postgres://app:hunter2secret@db:5432/app?password=p2&x=1", err,
+                                    sizeof err),
+                     0);
+    gly_buf_init(&b, NULL, 0, NULL, 0);
+    assert_int_equal(gly_config_dump(&cfg, &b), 0);
+    const char *text = gly_buf_cstr(&b);
+    assert_contains(text, "\"database-url\":\"postgres://app:***@db:5432/app?password=***&x=1\"");
+    assert_null(strstr(text, "hunter2"));
+    assert_null(strstr(text, "p2"));
+    gly_buf_dispose(&b);
+
+    assert_int_equal(gly_config_set(&cfg, "database-url", "mysql://u:hunter2@h/d", err, sizeof err),
+                     GLY_EINVAL);
+    assert_null(strstr(err, "hunter2"));
+    assert_contains(err, "--database-url");
+    /* --db is the short flag of the same setting */
+    char *argv[] = {"--db", "postgres://h/d", NULL};
+    int rest;
+    assert_int_equal(gly_config_from_args(&cfg, 2, argv, &rest, err, sizeof err), 0);
+    assert_string_equal(cfg.database_url, "postgres://h/d");
+}
+
 static void check_refuses_middleware_fields_written_badly(void **state)
 {
     gly_config c = defaults();
@@ -1139,6 +1173,7 @@ int main(void)
                                         clear_galley_env, clear_galley_env),
         cmocka_unit_test(check_refuses_star_origin_with_credentials),
         cmocka_unit_test(check_refuses_middleware_fields_written_badly),
+        cmocka_unit_test(database_url_is_redacted_in_the_dump_and_in_errors),
     };
     return cmocka_run_group_tests(tests, clear_galley_env, NULL);
 }

@@ -1,5 +1,6 @@
 /*
- * cmd/galley/main.c - the galley command: serve, version, help.
+ * cmd/galley/main.c - the galley command: serve, migrate, backup, config,
+ * version, help.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,10 @@ static void usage(FILE *out)
           "\n"
           "commands:\n"
           "  serve     start the server (default http://127.0.0.1:8090)\n"
+          "  migrate up|status\n"
+          "            apply the pending migrations / list them all\n"
+          "  backup FILE\n"
+          "            copy the SQLite database to FILE; safe while serving\n"
           "  config    print the effective settings as JSON (a valid --config file)\n"
           "  version   print the version\n"
           "  help      print this text; `galley serve --help` lists the settings\n"
@@ -22,18 +27,101 @@ static void usage(FILE *out)
           out);
 }
 
+/* The built-in modules' migrations (the collections and auth modules add theirs here). */
+static int add_modules(gly_db *db)
+{
+    (void)db;
+    return 0;
+}
+
+/*
+ * Makes the app of a subcommand from its settings: argv[0] names it in
+ * messages, argv[first..argc) are settings. Opens the database unless
+ * open_db is false. Exits 2 on a bad setting; returns NULL (with the reason
+ * on stderr) when the database does not open.
+ */
+static gly_app *app_for(const char *name, int argc, char **argv, int first, bool migrate)
+{
+    char *args[argc - first + 2];
+    args[0] = (char *)name;
+    int n = 1;
+    for (int i = first; i < argc; i++)
+        args[n++] = argv[i];
+    args[n] = NULL;
+    gly_app *app = gly_app_new(n, args);
+    if (!migrate)
+        gly_app_config(app)->migrate = false;
+    gly_db *db = gly_db_new(app);
+    if (!db || add_modules(db) < 0) {
+        fprintf(stderr, "%s: out of memory\n", name);
+        gly_app_free(app);
+        return NULL;
+    }
+    if (gly_db_open(db) < 0) {
+        fprintf(stderr, "%s: %s\n", name, gly_db_errmsg(db));
+        gly_app_free(app);
+        return NULL;
+    }
+    return app;
+}
+
 static int serve(int argc, char **argv)
 {
-    /* gly_app_new reads argv[1..]; argv[0] names the program in its messages */
-    char *args[argc + 1];
-    args[0] = "galley serve";
-    for (int i = 1; i < argc; i++)
-        args[i] = argv[i];
-    args[argc] = NULL;
-    gly_app *app = gly_app_new(argc, args);
+    gly_app *app = app_for("galley serve", argc, argv, 1, true);
+    if (!app)
+        return 1;
     int rc = gly_run(app);
     gly_app_free(app);
     return rc == 0 ? 0 : 1;
+}
+
+/* galley migrate up|status [settings] */
+static int migrate(int argc, char **argv)
+{
+    const char *what = argc > 1 ? argv[1] : "";
+    bool up = strcmp(what, "up") == 0;
+    if (!up && strcmp(what, "status") != 0) {
+        fprintf(stderr, "galley migrate: expected up or status\n");
+        return 2;
+    }
+    gly_app *app = app_for("galley migrate", argc, argv, 2, false);
+    if (!app)
+        return 1;
+    gly_db *db = gly_app_db(app);
+    gly_buf b;
+    gly_buf_init(&b, NULL, 0, NULL, 0);
+    int rc = up ? gly_db_migrate(db, &b) : gly_db_migrate_status(db, &b);
+    if (rc < 0) {
+        fprintf(stderr, "galley migrate: %s\n", gly_db_errmsg(db));
+    } else {
+        if (b.len)
+            fwrite(b.p, 1, b.len, stdout);
+        if (up)
+            printf("%d migration%s applied\n", rc, rc == 1 ? "" : "s");
+    }
+    gly_buf_dispose(&b);
+    gly_app_free(app);
+    return rc < 0 ? 1 : 0;
+}
+
+/* galley backup FILE [settings] */
+static int backup(int argc, char **argv)
+{
+    if (argc < 2 || argv[1][0] == '-') {
+        fprintf(stderr, "galley backup: expected the FILE to write\n");
+        return 2;
+    }
+    gly_app *app = app_for("galley backup", argc, argv, 2, false);
+    if (!app)
+        return 1;
+    gly_db *db = gly_app_db(app);
+    int rc = gly_db_backup(db, argv[1]);
+    if (rc < 0)
+        fprintf(stderr, "galley backup: %s\n", gly_db_errmsg(db));
+    else
+        printf("backed up to %s\n", argv[1]);
+    gly_app_free(app);
+    return rc < 0 ? 1 : 0;
 }
 
 /* galley config [settings]: what serve would run with, after file, env and flags. */
@@ -65,6 +153,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "serve") == 0)
         return serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "migrate") == 0)
+        return migrate(argc - 1, argv + 1);
+    if (strcmp(cmd, "backup") == 0)
+        return backup(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)
         return config(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

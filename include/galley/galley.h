@@ -7,6 +7,7 @@
 #include <galley/arena.h>
 #include <galley/buf.h>
 #include <galley/common.h>
+#include <galley/db.h>
 #include <galley/http.h>
 #include <galley/json.h>
 #include <galley/json_read.h>

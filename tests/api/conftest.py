@@ -18,6 +18,8 @@ import time
 
 import pytest
 
+from pgserver import pg, pg_url  # noqa: F401 - the PostgreSQL fixtures, for every test module
+
 BUILD = os.environ.get("GALLEY_BUILD", "/work/main/build")
 SANITIZED = os.environ.get("GALLEY_SANITIZED") == "1"
 # Multiplier for waits that depend on the server's speed (never for the
@@ -425,3 +427,40 @@ def assert_rejected(srv, data, status):
     assert c.at_eof(), "connection still open after %d: %r" % (status, c.buf[:200])
     c.close()
     return resp
+
+
+# ---- the database suites (test_db.py, test_pg.py, test_users_api.py) ------------------------
+
+
+def call(srv, method, path, body=None, timeout=10 * SLOW):
+    """One request on a fresh connection (http.client); body is sent as JSON.
+
+    Returns (status, document, response): the document is parsed JSON when the
+    response says json, else the raw bytes."""
+    import http.client
+
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
+    headers = {}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    c.request(method, path, body=data, headers=headers)
+    r = c.getresponse()
+    raw = r.read()
+    c.close()
+    doc = json.loads(raw) if raw and "json" in (r.getheader("Content-Type") or "") else raw
+    return r.status, doc, r
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def db_args(backend, request, tmp_path):
+    """Settings that give a server a fresh, empty database of the backend."""
+    if backend == "sqlite":
+        return ["--data", str(tmp_path / "data")]
+    return ["--db", request.getfixturevalue("pg").fresh_db()]

@@ -8,8 +8,13 @@
 # measured in the same run and with the same settings as nginx, h2o, node,
 # go and fastapi. Then prints, per endpoint and mode, galley against each
 # peer: req/s, p50, p99, server CPU, requests per server CPU-second and the
-# ratios galley/peer. Last, bench/idle_conns.py measures the RSS of 10,000
-# idle keep-alive connections.
+# ratios galley/peer. Then bench/idle_conns.py measures the RSS of 10,000
+# idle keep-alive connections. Last, the TechEmpower database tests
+# (bench/db.py): galley-bench on SQLite (a fresh --data directory) and on a
+# throw-away PostgreSQL that bench/pg.sh starts on loopback and stops at the
+# end, against the Node.js peer bench/node-db/raw.js (node:http + pg) on the
+# same PostgreSQL (the peers of ../shared/bench implement only plaintext and
+# json), and the group-commit figure (inserts/s, 64 clients against one).
 #
 # Environment (passed through to run-peers.sh; its defaults in brackets):
 #   REPEAT [1]      rounds; use REPEAT=3 for figures worth quoting (medians)
@@ -19,10 +24,16 @@
 #   ONLY            comma-separated peers (--only); galley is always added
 #   NO_INSTALL=1    do not apt-get / npm install (--no-install)
 #   IDLE_CONNS [10000]  connections for idle_conns.py (0 skips it)
+#   HTTP [1]        0 skips the plaintext/json run (run-peers.sh) and idle_conns.py
+#   DB [1]          0 skips the database tests; DB_POOL [8] PostgreSQL connections
+#                   of galley (--db-pool-min/max) and of the Node peer (one worker each)
+#   PG_BIN [/usr/lib/postgresql/15/bin]   PG_PORT [25432] first port tried
 #
 # Output: $BUILD/peers/results-<UTC time>.csv and .md (every number), wrk
 # outputs and server logs in $BUILD/peers/logs/, the run's log in
-# $BUILD/peers/run-<UTC time>.log.
+# $BUILD/peers/run-<UTC time>.log; the database runs in
+# $BUILD/peers/db-results-<UTC time>.csv, their wrk outputs and server logs in
+# $BUILD/dbbench/logs/.
 #
 # Exits non-zero only when the benchmark cannot be set up (no run-peers.sh, no
 # galley-bench, no results); figures, however bad, never fail it.
@@ -56,6 +67,7 @@ EXTRA_VERSION="galley"
 [ -x "$BUILD/galley" ] && EXTRA_VERSION="$("$BUILD/galley" version 2>/dev/null || echo galley)"
 export EXTRA_VERSION
 
+http_bench() {
 args=(--extra "galley=$BENCH_BIN --port {PORT} --workers 1")
 if [ -n "${ONLY:-}" ]; then
     case ",$ONLY," in *,galley,*) ;; *) ONLY="$ONLY,galley" ;; esac
@@ -149,4 +161,58 @@ if [ "${IDLE_CONNS:-10000}" != 0 ]; then
     "$PY" "$REPO/bench/idle_conns.py" --conns "${IDLE_CONNS:-10000}" "$BENCH_BIN" ||
         echo "idle_conns.py: no figure (see above)"
 fi
+}
+
+# The database tests: SQLite, a throw-away PostgreSQL, the Node.js peer on it.
+PG_DIR=""
+stop_pg() {
+    if [ -n "$PG_DIR" ]; then
+        "$REPO/bench/pg.sh" stop "$PG_DIR" || echo "bench/run.sh: could not stop PostgreSQL in $PG_DIR" >&2
+        rm -rf "$PG_DIR"
+        PG_DIR=""
+    fi
+}
+db_bench() {
+    local work="$BUILD/dbbench" url="" node_dir="$BUILD/node-db" dbargs=()
+    rm -rf "$work"
+    mkdir -p "$work" || die "cannot create $work"
+    echo
+    echo "== database tests (bench/db.py; log: $PEERS_BUILD/db-run-$STAMP.log)"
+    # the Node.js peer: pg from npm, locked by bench/node-db/package-lock.json
+    if command -v node >/dev/null && command -v npm >/dev/null; then
+        mkdir -p "$node_dir"
+        cp "$REPO"/bench/node-db/raw.js "$REPO"/bench/node-db/package.json \
+            "$REPO"/bench/node-db/package-lock.json "$node_dir/"
+        if [ "${NO_INSTALL:-0}" != 1 ] && { [ ! -f "$node_dir/node_modules/.package-lock.json" ] ||
+            [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]; }; then
+            (cd "$node_dir" && npm ci --no-audit --no-fund >"$work/npm-ci.log" 2>&1) ||
+                echo "bench/run.sh: npm ci for node-db failed (see $work/npm-ci.log)"
+        fi
+        [ -f "$node_dir/node_modules/pg/package.json" ] && dbargs+=(--node-dir "$node_dir")
+    fi
+    [ ${#dbargs[@]} = 0 ] && echo "bench/run.sh: no Node.js peer for the database tests (node or pg missing)"
+    # PostgreSQL in a temp directory the postgres user can reach, on loopback
+    if [ "${NO_INSTALL:-0}" = 1 ] && [ ! -x "${PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" ]; then
+        echo "bench/run.sh: no PostgreSQL (NO_INSTALL=1); SQLite only"
+    else
+        PG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/galley-pg.XXXXXX")"
+        trap 'stop_pg' EXIT
+        if url="$("$REPO/bench/pg.sh" start "$PG_DIR")"; then
+            echo "PostgreSQL $("${PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" --version | awk '{print $3}') at ${url##*@}"
+            dbargs+=(--pg-url "$url")
+        else
+            echo "bench/run.sh: PostgreSQL did not start; SQLite only"
+            stop_pg
+        fi
+    fi
+    "$PY" "$REPO/bench/db.py" --bench "$BENCH_BIN" --work "$work" \
+        --out-csv "$PEERS_BUILD/db-results-$STAMP.csv" "${dbargs[@]}" 2>&1 |
+        tee "$PEERS_BUILD/db-run-$STAMP.log"
+    [ "${PIPESTATUS[0]}" = 0 ] || echo "bench/run.sh: bench/db.py failed (see above)" >&2
+    stop_pg
+    trap - EXIT
+}
+
+[ "${HTTP:-1}" = 0 ] || http_bench
+[ "${DB:-1}" = 0 ] || db_bench
 exit 0

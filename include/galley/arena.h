@@ -13,6 +13,8 @@
 #ifndef GALLEY_ARENA_H
 #define GALLEY_ARENA_H
 
+#include <stdarg.h>
+
 #include <galley/common.h>
 
 #ifdef __cplusplus
@@ -71,6 +73,7 @@ GLY_EXTERN char *gly_arena_strdup(gly_arena *a, const char *s);
 
 /* Formats into the arena. NULL on failure. */
 GLY_EXTERN char *gly_arena_printf(gly_arena *a, const char *fmt, ...) GLY_PRINTF(2, 3);
+GLY_EXTERN char *gly_arena_vprintf(gly_arena *a, const char *fmt, va_list ap) GLY_PRINTF(2, 0);
 
 /*
  * Registers fn(arg) to run at the next reset or dispose (newest first).

@@ -188,6 +188,24 @@ GLY_EXTERN void gly_json_row(gly_json *j, const gly_row *row);
 /* Answers status with the row as a JSON object. */
 GLY_EXTERN int gly_send_row(gly_req *req, int status, const gly_row *row);
 
+/*
+ * Answers 200 with a page of a list, the envelope of every Galley list:
+ * {"items":[rows...],"page":page,"per_page":per_page,"total_items":total,
+ * "total_pages":ceil(total / per_page)}.
+ */
+GLY_EXTERN int gly_send_page(gly_req *req, const gly_res *items, int64_t page, int64_t per_page,
+                             int64_t total);
+
+/*
+ * Answers a failed query the way clients expect, and returns what the
+ * answer returned: GLY_ENOTFOUND 404 "not-found"; GLY_EUNIQUE 409
+ * "conflict" and GLY_EFOREIGN 409, GLY_ENOTNULL and GLY_ECHECK 422
+ * "validation-failed", each with errors[] naming the column
+ * (gly_db_error_field()). Any other code is returned as it is, for the
+ * framework's 503 (unavailable, timeout) or 500.
+ */
+GLY_EXTERN int gly_db_fail(gly_req *req, int rc);
+
 /* ------------------------------------------------------------------------ */
 /* The database of an application                                           */
 /* ------------------------------------------------------------------------ */

@@ -410,6 +410,10 @@ GLY_EXTERN void *gly_req_slot(const gly_req *req, unsigned slot);
 GLY_EXTERN int gly_set_header(gly_req *req, const char *name, const char *value);
 GLY_EXTERN int gly_set_header_str(gly_req *req, gly_str name, gly_str value);
 
+/* As gly_set_header(), with the value formatted printf-style into the request's arena. */
+GLY_EXTERN int gly_set_headerf(gly_req *req, const char *name, const char *fmt, ...)
+    GLY_PRINTF(3, 4);
+
 /*
  * As gly_set_header(), after removing every field of that name added before
  * (by middleware, say): a page can replace the Content-Security-Policy the

@@ -116,10 +116,15 @@ struct gly_field {
     const gly_schema *schema; /* the nested object's schema (NULL: any object) */
 };
 
-/* An object schema: fields up to a GLY_FIELD_END entry; additional false rejects other members. */
+/*
+ * An object schema: fields up to a GLY_FIELD_END entry; additional false
+ * rejects other members; partial true makes no member required (the body of
+ * a PATCH, with the fields of the create).
+ */
 struct gly_schema {
     const gly_field *fields;
     bool additional;
+    bool partial;
 };
 
 #define GLY__FIELD(n, t, ...)                                                                      \
@@ -213,6 +218,10 @@ GLY_EXTERN int gly_validate_params(gly_req *req, const gly_field *query_fields,
  * request_id. Returns what the send returned; errs must hold an error.
  */
 GLY_EXTERN int gly_problem_verrors(gly_req *req, int status, const gly_verrors *errs);
+
+/* The same document with its own code and detail (a 409 naming the field that conflicts). */
+GLY_EXTERN int gly_problem_errors(gly_req *req, int status, const char *code, const char *detail,
+                                  const gly_verrors *errs);
 
 /*
  * gly_req_json() then gly_validate() against s. Returns the body, or NULL

@@ -319,17 +319,16 @@ char *gly_arena_strdup(gly_arena *a, const char *s)
     return gly_arena_strndup(a, s, strlen(s));
 }
 
-char *gly_arena_printf(gly_arena *a, const char *fmt, ...)
+char *gly_arena_vprintf(gly_arena *a, const char *fmt, va_list ap)
 {
     char small[256];
     char *d = NULL;
-    va_list ap;
+    va_list again;
     int len;
 
     /* Most results are short: format once on the stack and copy, else format twice. */
-    va_start(ap, fmt);
+    va_copy(again, ap);
     len = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
     if (len < 0)
         goto done;
     if ((size_t)len < sizeof(small)) {
@@ -339,10 +338,18 @@ char *gly_arena_printf(gly_arena *a, const char *fmt, ...)
     d = gly_arena_alloc(a, (size_t)len + 1);
     if (!d)
         goto done;
-    va_start(ap, fmt);
-    vsnprintf(d, (size_t)len + 1, fmt, ap);
-    va_end(ap);
+    vsnprintf(d, (size_t)len + 1, fmt, again);
 done:
+    va_end(again);
+    return d;
+}
+
+char *gly_arena_printf(gly_arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *d = gly_arena_vprintf(a, fmt, ap);
+    va_end(ap);
     return d;
 }
 

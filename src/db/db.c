@@ -238,6 +238,66 @@ int gly_send_row(gly_req *req, int status, const gly_row *row)
     return gly_send_buf(req, status, "application/json", &b);
 }
 
+int gly_send_page(gly_req *req, const gly_res *items, int64_t page, int64_t per_page, int64_t total)
+{
+    gly_buf b;
+    gly_json j;
+    gly_arena *a = gly_req_arena(req);
+    gly_buf_init(&b, NULL, 0, a, 0);
+    gly_json_init(&j, &b);
+    gly_json_obj_begin(&j);
+    gly_json_key(&j, "items");
+    gly_json_arr_begin(&j);
+    for (size_t i = 0; i < gly_res_count(items); i++)
+        json_row(&j, items->rows[i], a);
+    gly_json_arr_end(&j);
+    gly_json_key(&j, "page");
+    gly_json_i64(&j, page);
+    gly_json_key(&j, "per_page");
+    gly_json_i64(&j, per_page);
+    gly_json_key(&j, "total_items");
+    gly_json_i64(&j, total);
+    gly_json_key(&j, "total_pages");
+    gly_json_i64(&j, per_page > 0 ? (total + per_page - 1) / per_page : 0);
+    gly_json_obj_end(&j);
+    int rc = gly_json_finish(&j);
+    return rc < 0 ? rc : gly_send_buf(req, 200, "application/json", &b);
+}
+
+int gly_db_fail(gly_req *req, int rc)
+{
+    const char *code, *why;
+    int status;
+    switch (rc) {
+    case GLY_ENOTFOUND:
+        return gly_problem(req, 404, "not-found", "The resource does not exist.");
+    case GLY_EUNIQUE:
+        status = 409, code = "unique", why = "is already taken";
+        break;
+    case GLY_EFOREIGN:
+        status = 409, code = "reference",
+        why = "refers to something that does not exist, or "
+              "is still referred to";
+        break;
+    case GLY_ENOTNULL:
+        status = 422, code = "required", why = "is required";
+        break;
+    case GLY_ECHECK:
+        status = 422, code = "invalid", why = "is not an allowed value";
+        break;
+    default:
+        return rc;
+    }
+    gly_verrors errs;
+    gly_verrors_init(&errs, gly_req_arena(req));
+    gly_verrors_add(&errs, gly_db_error_field(req), code, "%s", why);
+    if (status == 409)
+        return gly_problem_errors(req, 409, "conflict",
+                                  "The request conflicts with the current state of the resource.",
+                                  &errs);
+    return gly_problem_verrors(req, status, &errs);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Statement names and statistics                                           */
 /* ------------------------------------------------------------------------ */

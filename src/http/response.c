@@ -4,6 +4,7 @@
  * A response is serialized straight into the worker's output buffer when the
  * handler sends it; the connection writes the buffer at the end of the run.
  */
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "http/internal.h"
@@ -257,6 +258,15 @@ static bool reserved_field(gly_str name)
     default:
         return false;
     }
+}
+
+int gly_set_headerf(gly_req *req, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *value = gly_arena_vprintf(&req->arena, fmt, ap);
+    va_end(ap);
+    return value ? gly_set_header(req, name, value) : GLY_ENOMEM;
 }
 
 int gly_set_header_str(gly_req *req, gly_str name, gly_str value)

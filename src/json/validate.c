@@ -760,7 +760,7 @@ static void check_object(struct vctx *c, const gly_schema *s, const gly_jv *obj)
         size_t old = path_push(c, ".", f->name, strlen(f->name));
         const gly_jv *m = gly_jv_get(obj, f->name);
         if (m == NULL) {
-            if (f->required) {
+            if (f->required && !s->partial) {
                 fail(c, "required", "is required");
             }
         } else {
@@ -921,9 +921,15 @@ int gly_problem_verrors(gly_req *req, int status, const gly_verrors *errs)
     } else {
         snprintf(detail, sizeof detail, "%zu fields are invalid", errs->total);
     }
+    return gly_problem_errors(req, status, "validation-failed", detail, errs);
+}
+
+int gly_problem_errors(gly_req *req, int status, const char *code, const char *detail,
+                       const gly_verrors *errs)
+{
     gly_buf b;
     gly_json j;
-    gly_problem_begin(req, &j, &b, status, "validation-failed", detail);
+    gly_problem_begin(req, &j, &b, status, code, detail);
     gly_json_key(&j, "errors");
     gly_json_arr_begin(&j);
     for (size_t i = 0; i < errs->count; i++) {
@@ -1088,7 +1094,7 @@ static void write_members(gly_json *j, const gly_schema *s)
     for (f = s->fields; f && f->type != GLY_TYPE_END; f++) {
         gly_json_key(j, f->name);
         write_field(j, f);
-        any_required = any_required || f->required;
+        any_required = any_required || (f->required && !s->partial);
     }
     gly_json_obj_end(j);
     if (any_required) {

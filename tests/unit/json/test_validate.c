@@ -46,6 +46,7 @@ static const gly_field user_fields[] = {
     GLY_FIELD_STR("nick", .nullable = true),
     GLY_FIELD_END};
 static const gly_schema user_schema = {.fields = user_fields, .additional = false};
+static const gly_jv *json_schema_of(const gly_schema *s);
 
 static const gly_field address_fields[] = {
     GLY_FIELD_STR("zip", .required = true, .pattern = "^[0-9]{5}$"),
@@ -285,6 +286,17 @@ static void missing_optional_fields_are_fine_and_required_ones_are_not(void **st
     assert_int_equal(run(&user_schema, "{}"), 1);
     expect(0, "email", "required");
     assert_string_equal(errs.items[0].message, "is required");
+}
+
+static void partial_schema_requires_nothing_but_checks_what_is_there(void **state)
+{
+    static const gly_schema patch = {.fields = user_fields, .additional = false, .partial = true};
+    (void)state;
+    assert_int_equal(run(&patch, "{}"), 0);
+    assert_int_equal(run(&patch, "{\"email\":\"not an email\"}"), 1);
+    expect(0, "email", "format");
+    const gly_jv *doc = json_schema_of(&patch);
+    assert_null(gly_jv_get(doc, "required"));
 }
 
 static void additional_true_ignores_unknown_members(void **state)
@@ -570,6 +582,7 @@ int main(void)
         T(string_length_counts_code_points_not_bytes),
         T(nullable_accepts_null_and_still_checks_values),
         T(missing_optional_fields_are_fine_and_required_ones_are_not),
+        T(partial_schema_requires_nothing_but_checks_what_is_there),
         T(additional_true_ignores_unknown_members),
         T(enum_matches_whole_strings_only),
         T(pattern_uses_pcre2_in_utf_mode),

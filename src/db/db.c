@@ -387,17 +387,24 @@ static void stmt_name(const char *sql, char out[DB_STMT_NAMELEN])
     }
 }
 
-unsigned gly__db_stmt_id(struct gly_db *db, const char *sql)
+/* Each thread remembers the ids of the statements it ran, by hash: naming parses the SQL. */
+#define ID_CACHE 256
+static __thread struct id_cache {
+    const struct gly_db *db;
+    uint64_t hash;
+    unsigned id;
+} id_cache[ID_CACHE];
+
+unsigned gly__db_stmt_id(struct gly_db *db, const char *sql, uint64_t hash)
 {
+    struct id_cache *e = &id_cache[hash & (ID_CACHE - 1)];
+    if (e->db == db && e->hash == hash)
+        return e->id;
     char name[DB_STMT_NAMELEN];
     stmt_name(sql, name);
-    unsigned n = atomic_load_explicit(&db->nstmts, memory_order_acquire);
-    for (unsigned i = 0; i < n; i++)
-        if (strcmp(db->stmt_name[i], name) == 0)
-            return i;
     uv_mutex_lock(&db->stmt_lock);
     unsigned id;
-    n = atomic_load_explicit(&db->nstmts, memory_order_relaxed);
+    unsigned n = atomic_load_explicit(&db->nstmts, memory_order_relaxed);
     for (id = 0; id < n; id++)
         if (strcmp(db->stmt_name[id], name) == 0)
             break;
@@ -410,6 +417,7 @@ unsigned gly__db_stmt_id(struct gly_db *db, const char *sql)
         }
     }
     uv_mutex_unlock(&db->stmt_lock);
+    *e = (struct id_cache){db, hash, id};
     return id;
 }
 
@@ -531,6 +539,18 @@ gly_db *gly_app_db(const gly_app *app)
     return gly_app_slot(app, GLY_SLOT_DB);
 }
 
+/* A transaction statement, which must go through gly_db_tx() so that it ends. */
+static bool is_tx_control(const char *sql)
+{
+    static const char *const words[] = {"BEGIN", "COMMIT",    "END",     "ROLLBACK",
+                                        "ABORT", "SAVEPOINT", "RELEASE", "START"};
+    sql = skip_space(sql);
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (word_at(sql, words[i]))
+            return true;
+    return false;
+}
+
 static int run(gly_req *req, struct db_query *q)
 {
     gly_db *db = gly_app_db(gly_req_app(req));
@@ -542,12 +562,19 @@ static int run(gly_req *req, struct db_query *q)
     q->req = req;
     q->arena = gly_req_arena(req);
     q->sqllen = strlen(q->sql);
-    q->stmt = gly__db_stmt_id(db, q->sql);
+    q->hash = gly__db_hash(q->sql, q->sqllen);
+    q->stmt = gly__db_stmt_id(db, q->sql, q->hash);
     q->tx = st->tx;
     q->res = NULL;
     q->err[0] = q->errfield[0] = '\0';
     uint64_t t0 = gly_now_ns();
-    int rc = db->drv->query(db, q);
+    int rc;
+    if (is_tx_control(q->sql)) {
+        snprintf(q->err, sizeof q->err, "transactions go through gly_db_tx()");
+        rc = GLY_EINVAL;
+    } else {
+        rc = db->drv->query(db, q);
+    }
     uint64_t us = (gly_now_ns() - t0) / 1000;
     stats_add(db, gly_req_worker(req), q->stmt, us, rc < 0);
     if (rc < 0) {
@@ -799,7 +826,8 @@ int gly_db_query_sync(gly_db *db, gly_arena *arena, gly_res **out, const char *s
         return GLY_ESTATE;
     struct db_query q = {
         .arena = arena, .sql = sql, .sqllen = strlen(sql), .args = args, .nargs = nargs};
-    q.stmt = gly__db_stmt_id(db, sql);
+    q.hash = gly__db_hash(sql, q.sqllen);
+    q.stmt = gly__db_stmt_id(db, sql, q.hash);
     uint64_t t0 = gly_now_ns();
     int rc = db->drv->query_sync(db, &q);
     stats_add(db, db->nworkers, q.stmt, (gly_now_ns() - t0) / 1000, rc < 0);

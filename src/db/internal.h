@@ -46,6 +46,7 @@ struct db_query {
     gly_arena *arena; /* where the result goes */
     const char *sql;  /* NUL-terminated */
     size_t sqllen;
+    uint64_t hash; /* gly__db_hash() of the SQL text: the key of statement caches */
     const gly_db_val *args;
     unsigned nargs;
     unsigned stmt;       /* the statement's metrics id (db.c) */
@@ -125,7 +126,16 @@ int gly__db_migrate_check(struct gly_db *db);
 
 /* db.c: for the drivers */
 void gly__db_seterr(struct gly_db *db, const char *fmt, ...) GLY_PRINTF(2, 3);
-unsigned gly__db_stmt_id(struct gly_db *db, const char *sql); /* a metrics id for the SQL text */
+/* FNV-1a of the n bytes at p. */
+static inline uint64_t gly__db_hash(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return h;
+}
+/* The metrics id of the SQL text (hash: gly__db_hash() of it). */
+unsigned gly__db_stmt_id(struct gly_db *db, const char *sql, uint64_t hash);
 gly_res *gly__res_new(gly_arena *a, unsigned ncols);
 int gly__res_name(gly_res *res, gly_arena *a, unsigned col, const char *name);
 gly_db_val *gly__res_push(gly_res *res, gly_arena *a); /* a new row's ncols values, or NULL */

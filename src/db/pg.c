@@ -739,14 +739,6 @@ static int stmt_find(struct pgconn *c, const char *sql, size_t len, uint64_t has
     return -1;
 }
 
-static uint64_t fnv1a(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211u;
-    return h;
-}
-
 /*
  * Sends op on c: Parse (when c has not prepared its SQL yet), Bind/Execute
  * and Sync. Returns 0 with op in flight, or a negative code with op->q->err
@@ -756,7 +748,7 @@ static int conn_send(struct pgconn *c, struct op *op)
 {
     struct db_query *q = op->q;
     struct params pp;
-    uint64_t hash = fnv1a(q->sql, q->sqllen);
+    uint64_t hash = q->hash;
     int rc = params_make(&pp, q);
     if (rc < 0)
         return rc;
@@ -1293,6 +1285,7 @@ static int pg_tx_begin(struct gly_db *db, gly_req *req, void **tx, char *err, si
     if (!t)
         return GLY_ENOMEM;
     struct db_query q = {.req = req, .sql = "BEGIN", .sqllen = 5};
+    q.hash = gly__db_hash(q.sql, q.sqllen);
     struct op op = {.q = &q, .kind = OP_BEGIN, .tx = t};
     int rc = op_run(w, &op, NULL);
     if (rc < 0) {
@@ -1325,6 +1318,7 @@ static int pg_tx_end(struct gly_db *db, gly_req *req, void *tx, bool commit, cha
     }
     struct db_query q = {.req = req, .sql = commit ? "COMMIT" : "ROLLBACK"};
     q.sqllen = strlen(q.sql);
+    q.hash = gly__db_hash(q.sql, q.sqllen);
     struct op op = {.q = &q, .kind = commit ? OP_COMMIT : OP_ROLLBACK, .stmt = -1};
     rc = conn_send(c, &op);
     /* once COMMIT/ROLLBACK is sent, what follows on c runs after it: unpin */
@@ -1359,6 +1353,7 @@ static int pg_ping(struct gly_db *db, gly_req *req, char *msg, size_t msglen)
         return GLY_EUNAVAIL;
     }
     struct db_query q = {.req = req, .sql = "SELECT 1", .sqllen = 8};
+    q.hash = gly__db_hash(q.sql, q.sqllen);
     struct op op = {.q = &q, .kind = OP_QUERY};
     int rc = op_run(w, &op, NULL);
     if (rc < 0) {

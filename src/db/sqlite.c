@@ -35,7 +35,8 @@ struct cached {
     uint64_t hash;
     char *sql;
     sqlite3_stmt *st;
-    unsigned nparams;
+    unsigned nparams;      /* SQLite's parameter slots */
+    unsigned nargs;        /* the arguments it takes: the highest $N */
     unsigned char *argmap; /* parameter i+1 takes args[argmap[i]] */
 };
 
@@ -155,14 +156,6 @@ static void set_err(struct db_query *q, sqlite3 *db, int rc)
         constraint_field(msg, q->errfield, sizeof q->errfield);
 }
 
-static uint64_t hash_sql(const char *sql, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)sql[i]) * 0x100000001b3ull;
-    return h;
-}
-
 static void cache_drop(struct cached *c)
 {
     sqlite3_finalize(c->st);
@@ -181,21 +174,6 @@ static void conn_close(struct conn *c)
     c->db = NULL;
 }
 
-static bool is_tx_control(const char *sql)
-{
-    while (*sql == ' ' || *sql == '\n' || *sql == '\t' || *sql == '\r')
-        sql++;
-    static const char *const words[] = {"BEGIN",    "COMMIT",    "END",
-                                        "ROLLBACK", "SAVEPOINT", "RELEASE"};
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-        size_t n = strlen(words[i]);
-        if (strncasecmp(sql, words[i], n) == 0 &&
-            (sql[n] == '\0' || sql[n] == ' ' || sql[n] == ';' || sql[n] == '\n'))
-            return true;
-    }
-    return false;
-}
-
 /*
  * Finds or prepares q's statement on c. Parameters are $1, $2, ... (or ?,
  * positional); the map from SQLite's parameter indexes to q->args is made
@@ -203,7 +181,7 @@ static bool is_tx_control(const char *sql)
  */
 static int prepare(struct conn *c, struct db_query *q, struct cached **out)
 {
-    uint64_t h = hash_sql(q->sql, q->sqllen);
+    uint64_t h = q->hash;
     unsigned slot = (unsigned)h & (CACHE_SLOTS - 1);
     for (unsigned i = 0; i < CACHE_SLOTS; i++) {
         struct cached *e = &c->cache[(slot + i) & (CACHE_SLOTS - 1)];
@@ -242,7 +220,7 @@ static int prepare(struct conn *c, struct db_query *q, struct cached **out)
             return GLY_EINVAL;
         }
     }
-    unsigned np = (unsigned)sqlite3_bind_parameter_count(st);
+    unsigned np = (unsigned)sqlite3_bind_parameter_count(st), nargs = 0;
     unsigned char *map = np ? malloc(np) : NULL;
     char *copy = strdup(q->sql);
     if ((np && !map) || !copy) {
@@ -266,11 +244,12 @@ static int prepare(struct conn *c, struct db_query *q, struct cached **out)
             }
         }
         map[i] = (unsigned char)(n - 1);
+        nargs = (unsigned)n > nargs ? (unsigned)n : nargs;
     }
     unsigned i = slot;
     while (c->cache[i].st)
         i = (i + 1) & (CACHE_SLOTS - 1);
-    c->cache[i] = (struct cached){h, copy, st, np, map};
+    c->cache[i] = (struct cached){h, copy, st, np, nargs, map};
     c->ncached++;
     *out = &c->cache[i];
     return 0;
@@ -278,6 +257,11 @@ static int prepare(struct conn *c, struct db_query *q, struct cached **out)
 
 static int bind_args(struct cached *e, struct db_query *q)
 {
+    if (q->nargs != e->nargs) {
+        snprintf(q->err, sizeof q->err, "the statement takes %u parameters, %u were given",
+                 e->nargs, q->nargs);
+        return GLY_EINVAL;
+    }
     for (unsigned i = 0; i < e->nparams; i++) {
         unsigned a = e->argmap[i];
         if (a >= q->nargs) {
@@ -611,10 +595,6 @@ static int writer_submit(struct sq *s, struct op *op)
 static int sq_query(struct gly_db *db, struct db_query *q)
 {
     struct sq *s = db->impl;
-    if (is_tx_control(q->sql)) {
-        snprintf(q->err, sizeof q->err, "transactions go through gly_db_tx()");
-        return GLY_EINVAL;
-    }
     if (q->tx) {
         struct tx *tx = q->tx;
         if (tx->dead)
@@ -669,6 +649,7 @@ static int sq_tx_end(struct gly_db *db, gly_req *req, void *txp, bool commit, ch
 static int sq_ping(struct gly_db *db, gly_req *req, char *msg, size_t msglen)
 {
     struct db_query q = {.req = req, .arena = gly_req_arena(req), .sql = "SELECT 1", .sqllen = 8};
+    q.hash = gly__db_hash(q.sql, q.sqllen);
     int rc = sq_query(db, &q);
     if (rc < 0)
         snprintf(msg, msglen, "%s", q.err[0] ? q.err : gly_strerror(rc));
@@ -773,8 +754,16 @@ static void sq_close(struct gly_db *db)
     db->impl = NULL;
 }
 
+static void sqlite_setup(void)
+{
+    /* the memory statistics take a global mutex on every allocation: not wanted */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sq_open(struct gly_db *db)
 {
+    static uv_once_t once = UV_ONCE_INIT;
+    uv_once(&once, sqlite_setup);
     const char *dir = db->cfg->data_dir;
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         gly__db_seterr(db, "cannot create the data directory %s: %s", dir, strerror(errno));

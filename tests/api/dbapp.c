@@ -210,6 +210,19 @@ static int params(gly_req *req)
     return gly_db_all(req, &res, "SELECT $1 + $2 AS s", GLY_I64(1));
 }
 
+/* GET /extra: more parameters than the statement takes */
+static int extra(gly_req *req)
+{
+    gly_res *res;
+    return gly_db_all(req, &res, "SELECT CAST($1 AS BIGINT) AS s", GLY_I64(1), GLY_I64(2));
+}
+
+/* GET /begin: transactions go through gly_db_tx(), never as statements */
+static int begin(gly_req *req)
+{
+    return (int)gly_db_exec(req, "BEGIN");
+}
+
 int main(int argc, char **argv)
 {
     gly_app *app = gly_app_new(argc, argv);
@@ -231,6 +244,8 @@ int main(int argc, char **argv)
     gly_get(app, "/slow", slow);
     gly_get(app, "/bad", bad);
     gly_get(app, "/params", params);
+    gly_get(app, "/extra", extra);
+    gly_get(app, "/begin", begin);
     int rc = gly_run(app);
     gly_app_free(app);
     return rc == 0 ? 0 : 1;

@@ -70,11 +70,11 @@ def test_check_violation_names_the_column(dbapp):
 
 
 def test_database_errors_reveal_no_sql(dbapp):
-    for path in ("/bad", "/params"):
+    for path in ("/bad", "/params", "/extra", "/begin"):
         st, doc, r = call(dbapp, "GET", path)
         assert st == 500, doc
         text = json.dumps(doc).lower()
-        for leak in ("select", "selekt", "secret_column", "nowhere", "syntax", "$1"):
+        for leak in ("select", "selekt", "secret_column", "nowhere", "syntax", "$1", "begin"):
             assert leak not in text, (path, doc)
         assert set(doc) >= {"type", "title", "status", "detail", "request_id"}
     # the operator sees the reason in the log, with the request id

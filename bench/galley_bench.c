@@ -12,6 +12,7 @@
  *                                  numbers, written back in one batched UPDATE
  *   GET /cached-queries?count=N    N random rows from an in-process copy of World
  *   POST /bench/insert             one INSERT per request (the group-commit figure)
+ *   /api/v1/auth/...               Galley's accounts, for GET /api/v1/auth/me with a JWT
  * The framework answers 404/405 and GET /health/live itself.
  *
  * The TechEmpower rules (Framework Benchmarks, "Test types" 1 to 7) it follows:
@@ -462,13 +463,13 @@ static int insert(gly_req *req)
     "(3, 'After enough decimal places, nobody gives a damn.'),\n"                                  \
     "(4, 'A bad random number generator: 1, 1, 1, 1, 1, 4.33e+67, 1, 1, 1'),\n"                    \
     "(5, 'A computer program does what you tell it to do, not what you want it to do.'),\n"        \
-    "(6, 'Emacs is a nice operating system, but I prefer UNIX. — Tom Christaensen'),\n"            \
+    "(6, 'Emacs is a nice operating system, but I prefer UNIX. — Tom Christaensen'),\n"          \
     "(7, 'Any program that runs right is obsolete.'),\n"                                           \
-    "(8, 'A list is only as strong as its weakest link. — Donald Knuth'),\n"                       \
+    "(8, 'A list is only as strong as its weakest link. — Donald Knuth'),\n"                     \
     "(9, 'Feature: A bug with seniority.'),\n"                                                     \
     "(10, 'Computers make very fast, very accurate mistakes.'),\n"                                 \
     "(11, '<script>alert(\"This should not be displayed in a browser alert box.\");</script>'),\n" \
-    "(12, 'フレームワークのベンチマーク')\n"                                                       \
+    "(12, 'フレームワークのベンチマーク')\n"                                         \
     "ON CONFLICT DO NOTHING;\n"
 
 /*
@@ -481,7 +482,8 @@ static const gly_migration migrations[] = {
      "INSERT INTO world (id, randomnumber)\n"
      "  WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 10000)\n"
      "  SELECT i, abs(random() % 10000) + 1 FROM s WHERE NOT EXISTS (SELECT 1 FROM world);\n"
-     "CREATE TABLE IF NOT EXISTS fortune (id INTEGER PRIMARY KEY, message TEXT NOT NULL);\n" FORTUNES,
+     "CREATE TABLE IF NOT EXISTS fortune (id INTEGER PRIMARY KEY, message TEXT NOT "
+     "NULL);\n" FORTUNES,
      "CREATE TABLE IF NOT EXISTS world (id integer NOT NULL PRIMARY KEY,\n"
      "  randomnumber integer NOT NULL DEFAULT 0);\n"
      "INSERT INTO world (id, randomnumber)\n"
@@ -506,6 +508,11 @@ static int open_db(gly_app *app, const char *prog)
         fprintf(stderr, "%s: out of memory\n", prog);
         return GLY_ENOMEM;
     }
+    /* accounts, for the authenticated GET /api/v1/auth/me figure (issue 5) */
+    if ((rc = gly_auth_use(app)) < 0) {
+        fprintf(stderr, "%s: cannot set up auth\n", prog);
+        return rc;
+    }
     /* gly_db_open() migrates unless --migrate off; the bench's own tables are made anyway */
     if ((rc = gly_db_open(d)) < 0 || (rc = gly_db_migrate(d, NULL)) < 0) {
         fprintf(stderr, "%s: %s\n", prog, gly_db_errmsg(d));
@@ -523,8 +530,8 @@ static int open_db(gly_app *app, const char *prog)
                 world_cache[id] = (int32_t)col_i64(row, 1);
             }
         }
-        fprintf(stderr, "%s: %s database ready, %zu World rows cached\n", prog,
-                gly_db_backend(d), gly_res_count(res));
+        fprintf(stderr, "%s: %s database ready, %zu World rows cached\n", prog, gly_db_backend(d),
+                gly_res_count(res));
     }
     gly_arena_dispose(&arena);
     return rc < 0 ? rc : 0;

@@ -27,11 +27,10 @@ static void usage(FILE *out)
           out);
 }
 
-/* The built-in modules' migrations (the collections and auth modules add theirs here). */
-static int add_modules(gly_db *db)
+/* The built-in modules: their migrations, middleware and routes (before the database opens). */
+static int add_modules(gly_app *app)
 {
-    (void)db;
-    return 0;
+    return gly_auth_use(app);
 }
 
 /*
@@ -52,8 +51,8 @@ static gly_app *app_for(const char *name, int argc, char **argv, int first, bool
     if (!migrate)
         gly_app_config(app)->migrate = false;
     gly_db *db = gly_db_new(app);
-    if (!db || add_modules(db) < 0) {
-        fprintf(stderr, "%s: out of memory\n", name);
+    if (!db || add_modules(app) < 0) {
+        fprintf(stderr, "%s: cannot set up the built-in modules (see the log)\n", name);
         gly_app_free(app);
         return NULL;
     }

@@ -7,10 +7,12 @@
 #include <galley/arena.h>
 #include <galley/buf.h>
 #include <galley/common.h>
+#include <galley/auth.h>
 #include <galley/db.h>
 #include <galley/http.h>
 #include <galley/json.h>
 #include <galley/json_read.h>
+#include <galley/jwt.h>
 #include <galley/log.h>
 #include <galley/middleware.h>
 #include <galley/obs.h>

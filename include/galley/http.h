@@ -101,6 +101,16 @@ typedef struct gly_config {
     unsigned db_pool_max;    /* 4: PostgreSQL connections per worker at most */
     unsigned db_wait_ms;     /* 2 s: how long a request waits for a connection */
     bool migrate;            /* true: apply pending migrations at start */
+    /* Users and auth (galley/auth.h). */
+    char jwt_secret[256];      /* "": from jwt_secret_file, else DATA/jwt.key (a secret) */
+    char jwt_secret_file[256]; /* "": none */
+    char jwt_issuer[128];      /* "galley" */
+    char jwt_audience[128];    /* "galley" */
+    unsigned access_ttl_ms;    /* 15 min */
+    unsigned refresh_ttl_ms;   /* 30 days */
+    size_t argon2_memory;      /* 19 MiB */
+    unsigned argon2_time;      /* 2 passes */
+    unsigned hash_concurrency; /* 0: the CPUs */
 } gly_config;
 
 /* Fills *cfg with the defaults. */
@@ -344,6 +354,15 @@ GLY_EXTERN int gly_req_suspend(gly_req *req);
  * gly_worker_post(), or from a callback of that worker's loop.
  */
 GLY_EXTERN void gly_req_wake(gly_req *req, int rc);
+
+/*
+ * Runs fn(arg) on the libuv thread pool and suspends the handler until it
+ * returned; the worker serves others meanwhile. For blocking or CPU-heavy
+ * work (password hashing, file I/O). fn must not touch the request: it runs
+ * on another thread. Returns 0 once fn has run, GLY_ESTATE outside a
+ * handler, or the pool's error (fn then never runs).
+ */
+GLY_EXTERN int gly_req_offload(gly_req *req, void (*fn)(void *arg), void *arg);
 
 /* The index (0 .. gly_app_workers() - 1) of the worker serving req. */
 GLY_EXTERN unsigned gly_req_worker(const gly_req *req);

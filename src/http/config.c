@@ -36,7 +36,8 @@
 #define TIB    ((uint64_t)1 << 40)
 #define SECOND ((uint64_t)1000)
 #define MINUTE (60 * SECOND)
-#define DAY    (24 * 60 * MINUTE)
+#define HOUR   (60 * MINUTE)
+#define DAY    (24 * HOUR)
 
 #define HTTP_CAP sizeof(((gly_config *)0)->http)
 
@@ -75,6 +76,7 @@ struct setting {
 static bool proxies_check(const char *value, char *why, size_t whylen);
 static bool dburl_check(const char *value, char *why, size_t whylen);
 static bool dir_check(const char *value, char *why, size_t whylen);
+static bool jwt_secret_check(const char *value, char *why, size_t whylen);
 
 static const struct setting settings[] = {
     {"http", T_ADDR, FIELD(http), 0, 0, "HOST:PORT", "127.0.0.1:8090",
@@ -148,6 +150,24 @@ static const struct setting settings[] = {
      "how long a request waits for a database connection (then 503)", NULL},
     {"migrate", T_BOOL, FIELD(migrate), 0, 0, NULL, "on", "apply pending migrations at start",
      NULL},
+    {"jwt-secret", T_SECRET, FIELD(jwt_secret), 0, 0, "TEXT", "",
+     "HS256 key of the access tokens, 32+ bytes; none: --jwt-secret-file, else DATA/jwt.key",
+     jwt_secret_check},
+    {"jwt-secret-file", T_STR, FIELD(jwt_secret_file), 0, 0, "FILE", "",
+     "file holding the HS256 key of the access tokens", NULL},
+    {"jwt-issuer", T_STR, FIELD(jwt_issuer), 0, 0, "TEXT", "galley", "iss of the access tokens",
+     NULL},
+    {"jwt-audience", T_STR, FIELD(jwt_audience), 0, 0, "TEXT", "galley", "aud of the access tokens",
+     NULL},
+    {"access-ttl", T_MS, FIELD(access_ttl_ms), SECOND, DAY, "TIME", "15m",
+     "lifetime of an access token", NULL},
+    {"refresh-ttl", T_MS, FIELD(refresh_ttl_ms), MINUTE, 49 * DAY, "TIME", "30d",
+     "lifetime of a refresh token (rotated on every use)", NULL},
+    {"argon2-memory", T_SIZE, FIELD(argon2_memory), 19 * MIB, 4 * GIB, "SIZE", "19M",
+     "argon2id memory per password hash (OWASP: at least 19M)", NULL},
+    {"argon2-time", T_UINT, FIELD(argon2_time), 2, 100, "N", "2", "argon2id passes", NULL},
+    {"hash-concurrency", T_UINT, FIELD(hash_concurrency), 0, 1024, "N", "0",
+     "password hashes at once; 0 = the CPUs (more wait, then 503)", NULL},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -169,6 +189,14 @@ static bool dburl_check(const char *value, char *why, size_t whylen)
         strncmp(value, "postgresql://", 13) == 0)
         return true;
     snprintf(why, whylen, "expected postgres://... or postgresql://..., or none for SQLite");
+    return false;
+}
+
+static bool jwt_secret_check(const char *value, char *why, size_t whylen)
+{
+    if (!*value || strlen(value) >= 32)
+        return true;
+    snprintf(why, whylen, "expected at least 32 bytes");
     return false;
 }
 
@@ -215,9 +243,10 @@ static const struct unit size_units[] = {{"", 1},      {"k", KIB}, {"kib", KIB},
                                          {"tib", TIB}, {NULL, 0}};
 static const struct unit size_shown[] = {{"T", TIB}, {"G", GIB}, {"M", MIB},
                                          {"K", KIB}, {"", 1},    {NULL, 0}};
-static const struct unit time_units[] = {
-    {"", 1}, {"ms", 1}, {"s", SECOND}, {"m", MINUTE}, {NULL, 0}};
-static const struct unit time_shown[] = {{"m", MINUTE}, {"s", SECOND}, {"ms", 1}, {NULL, 0}};
+static const struct unit time_units[] = {{"", 1},     {"ms", 1},  {"s", SECOND}, {"m", MINUTE},
+                                         {"h", HOUR}, {"d", DAY}, {NULL, 0}};
+static const struct unit time_shown[] = {{"d", DAY},    {"h", HOUR}, {"m", MINUTE},
+                                         {"s", SECOND}, {"ms", 1},   {NULL, 0}};
 static const struct unit no_units[] = {{"", 1}, {NULL, 0}};
 
 static const struct unit *units_of(enum type t)
@@ -468,7 +497,7 @@ static const char *expected(const struct setting *s, char *out, size_t n)
                  show_scaled(lo, s->min, size_shown), show_scaled(hi, s->max, size_shown));
         break;
     case T_MS:
-        snprintf(out, n, "expected a time %s..%s; suffixes ms, s, m, plain numbers are ms",
+        snprintf(out, n, "expected a time %s..%s; suffixes ms, s, m, h, d; plain numbers are ms",
                  show_scaled(lo, s->min, time_shown), show_scaled(hi, s->max, time_shown));
         break;
     case T_LEVEL:
@@ -901,7 +930,8 @@ static const char *show_value(const gly_config *cfg, const struct setting *s, ch
     case T_STR:
         return field;
     case T_SECRET:
-        return redact_url(field, out);
+        /* a URL keeps all but its password; any other secret shows as *** */
+        return strstr(field, "://") ? redact_url(field, out) : *field ? "***" : "";
     case T_PORT:
         return "";
     case T_UINT:

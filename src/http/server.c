@@ -375,6 +375,38 @@ void gly_req_wake(gly_req *req, int rc)
     gly__req_resume(req);
 }
 
+struct offload {
+    uv_work_t work;
+    void (*fn)(void *);
+    void *arg;
+    struct gly_req *req;
+};
+
+static void offload_run(uv_work_t *w)
+{
+    struct offload *o = w->data;
+    o->fn(o->arg);
+}
+
+static void offload_done(uv_work_t *w, int status)
+{
+    struct offload *o = w->data;
+    gly_req_wake(o->req, status < 0 ? status : 0);
+}
+
+int gly_req_offload(gly_req *req, void (*fn)(void *arg), void *arg)
+{
+    if (!gly__coro_current())
+        return GLY_ESTATE;
+    /* on the handler's stack: it stays suspended until offload_done */
+    struct offload o = {.fn = fn, .arg = arg, .req = req};
+    o.work.data = &o;
+    int rc = uv_queue_work(&req->w->loop, &o.work, offload_run, offload_done);
+    if (rc < 0)
+        return rc;
+    return gly_req_suspend(req);
+}
+
 unsigned gly_req_worker(const gly_req *req)
 {
     return req->w->id;

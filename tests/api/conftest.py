@@ -432,7 +432,7 @@ def assert_rejected(srv, data, status):
 # ---- the database suites (test_db.py, test_pg.py, test_users_api.py) ------------------------
 
 
-def call(srv, method, path, body=None, timeout=10 * SLOW):
+def call(srv, method, path, body=None, timeout=10 * SLOW, headers=None):
     """One request on a fresh connection (http.client); body is sent as JSON.
 
     Returns (status, document, response): the document is parsed JSON when the
@@ -440,7 +440,7 @@ def call(srv, method, path, body=None, timeout=10 * SLOW):
     import http.client
 
     c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
-    headers = {}
+    headers = dict(headers or {})
     data = None
     if body is not None:
         data = json.dumps(body).encode()

@@ -250,8 +250,13 @@ def test_migrate_cli(tmp_path):
     data = str(tmp_path / "data")
     out = galley("migrate", "status", "--data", data)
     assert out.returncode == 0, out.stderr
+    assert [l.split()[:3] for l in out.stdout.splitlines()] == [["auth", "1", "pending"], ["auth", "2", "pending"]]
+    out = galley("migrate", "up", "--data", data)
+    assert out.returncode == 0 and "2 migrations applied" in out.stdout, out
     out = galley("migrate", "up", "--data", data)
     assert out.returncode == 0 and "0 migrations applied" in out.stdout, out
+    out = galley("migrate", "status", "--data", data)
+    assert [l.split()[:3] for l in out.stdout.splitlines()] == [["auth", "1", "applied"], ["auth", "2", "applied"]]
     con = sqlite3.connect(os.path.join(data, "data.db"))
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     cols = [r[1] for r in con.execute("PRAGMA table_info(galley_migrations)")]

@@ -194,7 +194,7 @@ static void set_error_names_the_setting_the_value_and_the_range(void **state)
     assert_int_equal(gly_config_set(&c, "header-timeout", "0", err, sizeof(err)), GLY_EINVAL);
     assert_string_equal(err,
                         "invalid value for --header-timeout: \"0\" "
-                        "(expected a time 1ms..1440m; suffixes ms, s, m, plain numbers are ms)");
+                        "(expected a time 1ms..1d; suffixes ms, s, m, h, d; plain numbers are ms)");
     assert_int_equal(gly_config_set(&c, "workers", NULL, err, sizeof(err)), GLY_EINVAL);
     assert_string_equal(err, "missing value for --workers");
 }
@@ -360,7 +360,8 @@ static void durations_reject_zero_past_a_day_and_other_units(void **state)
     set_bad("idle-timeout", "0s");
     set_bad("body-timeout", "1441m");
     set_bad("shutdown-timeout", "86400001");
-    set_bad("write-timeout", "10h");
+    set_bad("write-timeout", "25h");
+    set_bad("write-timeout", "2d");
     set_bad("write-timeout", "10sec");
     set_bad("write-timeout", "10 s");
     set_bad("write-timeout", "1.5s");
@@ -789,18 +790,50 @@ static void args_bad_value_names_the_flag_as_given_and_changes_nothing(void **st
 static void usage_lists_every_setting_with_its_default_and_variable(void **state)
 {
     static const char *const names[] = {
-        "http",           "workers",          "max-request-line",
-        "max-head",       "max-headers",      "max-body",
-        "header-timeout", "idle-timeout",     "body-timeout",
-        "write-timeout",  "shutdown-timeout", "coro-stack",
-        "backlog",        "log-level",        "access-log",
-        "request-id",     "trusted-proxies",  "security-headers",
-        "hsts",           "cors-origins",     "cors-credentials",
-        "cors-max-age",   "cors-headers",     "cors-expose",
-        "rate-limit",     "rate-limit-burst", "config",
-        "data",           "database-url",     "db-sync",
-        "db-timeout",     "db-pool-min",      "db-pool-max",
-        "db-wait",        "migrate",
+        "http",
+        "workers",
+        "max-request-line",
+        "max-head",
+        "max-headers",
+        "max-body",
+        "header-timeout",
+        "idle-timeout",
+        "body-timeout",
+        "write-timeout",
+        "shutdown-timeout",
+        "coro-stack",
+        "backlog",
+        "log-level",
+        "access-log",
+        "request-id",
+        "trusted-proxies",
+        "security-headers",
+        "hsts",
+        "cors-origins",
+        "cors-credentials",
+        "cors-max-age",
+        "cors-headers",
+        "cors-expose",
+        "rate-limit",
+        "rate-limit-burst",
+        "config",
+        "data",
+        "database-url",
+        "db-sync",
+        "db-timeout",
+        "db-pool-min",
+        "db-pool-max",
+        "db-wait",
+        "migrate",
+        "jwt-secret",
+        "jwt-secret-file",
+        "jwt-issuer",
+        "jwt-audience",
+        "access-ttl",
+        "refresh-ttl",
+        "argon2-memory",
+        "argon2-time",
+        "hash-concurrency",
     };
     gly_buf b;
     const char *text;
@@ -1085,6 +1118,18 @@ static void database_url_is_redacted_in_the_dump_and_in_errors(void **state)
                      GLY_EINVAL);
     assert_null(strstr(err, "hunter2"));
     assert_contains(err, "--database-url");
+    /* other secrets show as *** whole */
+    assert_int_equal(gly_config_set(&cfg, "jwt-secret", "0123456789abcdef0123456789abcdef-s3cr3t",
+                                    err, sizeof err),
+                     0);
+    gly_buf_init(&b, NULL, 0, NULL, 0);
+    assert_int_equal(gly_config_dump(&cfg, &b), 0);
+    assert_contains(gly_buf_cstr(&b), "\"jwt-secret\":\"***\"");
+    assert_null(strstr(gly_buf_cstr(&b), "s3cr3t"));
+    gly_buf_dispose(&b);
+    assert_int_equal(gly_config_set(&cfg, "jwt-secret", "short-s3cr3t", err, sizeof err),
+                     GLY_EINVAL);
+    assert_null(strstr(err, "s3cr3t"));
     /* --db is the short flag of the same setting */
     char *argv[] = {"--db", "postgres://h/d", NULL};
     int rest;

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <galley/galley.h>
 
@@ -16,6 +18,9 @@ static void usage(FILE *out)
           "  serve     start the server (default http://127.0.0.1:8090)\n"
           "  migrate up|status\n"
           "            apply the pending migrations / list them all\n"
+          "  admin create EMAIL\n"
+          "            create a superuser; the password is read from the terminal (not\n"
+          "            echoed) or from standard input, never from a flag\n"
           "  backup FILE\n"
           "            copy the SQLite database to FILE; safe while serving\n"
           "  config    print the effective settings as JSON (a valid --config file)\n"
@@ -103,6 +108,75 @@ static int migrate(int argc, char **argv)
     return rc < 0 ? 1 : 0;
 }
 
+/*
+ * Reads a password: from the terminal without echo (asked twice), else one
+ * line of standard input. Returns its length, or -1.
+ */
+static ssize_t read_password(char *buf, size_t cap)
+{
+    bool tty = isatty(STDIN_FILENO);
+    struct termios old, quiet;
+    char again[256];
+    for (int round = 0; round < (tty ? 2 : 1); round++) {
+        char *dst = round == 0 ? buf : again;
+        size_t dcap = round == 0 ? cap : sizeof again;
+        if (tty) {
+            fputs(round == 0 ? "Password: " : "Again: ", stderr);
+            tcgetattr(STDIN_FILENO, &old);
+            quiet = old;
+            quiet.c_lflag &= ~(tcflag_t)ECHO;
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        }
+        char *got = fgets(dst, (int)dcap, stdin);
+        if (tty) {
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+            fputc('\n', stderr);
+        }
+        if (!got)
+            return -1;
+        dst[strcspn(dst, "\r\n")] = '\0';
+    }
+    if (tty && strcmp(buf, again) != 0) {
+        fprintf(stderr, "galley admin: the passwords differ\n");
+        return -1;
+    }
+    explicit_bzero(again, sizeof again);
+    return (ssize_t)strlen(buf);
+}
+
+/* galley admin create EMAIL [settings] */
+static int admin(int argc, char **argv)
+{
+    if (argc < 3 || strcmp(argv[1], "create") != 0 || argv[2][0] == '-' ||
+        !strchr(argv[2], '@') || strpbrk(argv[2], " \t\r\n") || strlen(argv[2]) > 254) {
+        fprintf(stderr, "galley admin: expected create EMAIL (an email address)\n");
+        return 2;
+    }
+    gly_app *app = app_for("galley admin", argc, argv, 3, true);
+    if (!app)
+        return 1;
+    char password[256], err[256];
+    ssize_t n = read_password(password, sizeof password);
+    int rc = 1;
+    if (n < 0) {
+        fprintf(stderr, "galley admin: no password given\n");
+    } else {
+        char email[256];
+        snprintf(email, sizeof email, "%s", argv[2]);
+        for (char *c = email; *c; c++)
+            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+        if (gly_auth_create_superuser(app, email, password, (size_t)n, err, sizeof err) < 0) {
+            fprintf(stderr, "galley admin: %s\n", err);
+        } else {
+            printf("superuser %s created\n", email);
+            rc = 0;
+        }
+    }
+    explicit_bzero(password, sizeof password);
+    gly_app_free(app);
+    return rc;
+}
+
 /* galley backup FILE [settings] */
 static int backup(int argc, char **argv)
 {
@@ -154,6 +228,8 @@ int main(int argc, char **argv)
         return serve(argc - 1, argv + 1);
     if (strcmp(cmd, "migrate") == 0)
         return migrate(argc - 1, argv + 1);
+    if (strcmp(cmd, "admin") == 0)
+        return admin(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0)
         return backup(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)

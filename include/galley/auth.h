@@ -52,6 +52,23 @@ GLY_EXTERN const gly_auth_user *gly_auth(gly_req *req);
 GLY_EXTERN const gly_auth_user *gly_auth_require(gly_req *req);
 
 /*
+ * Returns the request's user when its role grants perm, else NULL after
+ * answering 401 (no token) or 403. Roles: "superuser" holds every
+ * permission; "admin" holds "users:read", "users:write" and "audit:read";
+ * "user" and custom roles hold none of them.
+ */
+GLY_EXTERN const gly_auth_user *gly_auth_allow(gly_req *req, const char *perm);
+
+/*
+ * Creates a superuser outside any request (galley admin create), after
+ * gly_db_open() and before gly_run(): checks the password policy, hashes it
+ * and stores the account with its email verified. Returns 0, or a negative
+ * code with a one-line reason in err (GLY_EUNIQUE: the email exists).
+ */
+GLY_EXTERN int gly_auth_create_superuser(gly_app *app, const char *email, const char *password,
+                                         size_t n, char *err, size_t errlen);
+
+/*
  * Hashes password[0..n) with argon2id (the argon2-* settings) into out, a
  * NUL-terminated PHC string, on the thread pool. At most hash-concurrency
  * hashes run at once; more wait their turn, and past a bound answer

@@ -196,6 +196,11 @@ GLY_EXTERN int gly_send_row(gly_req *req, int status, const gly_row *row);
 GLY_EXTERN int gly_send_page(gly_req *req, const gly_res *items, int64_t page, int64_t per_page,
                              int64_t total);
 
+/* The same envelope, each item written by item(j, row) instead of gly_json_row(). */
+GLY_EXTERN int gly_send_page_with(gly_req *req, const gly_res *items, int64_t page,
+                                  int64_t per_page, int64_t total,
+                                  void (*item)(gly_json *j, const gly_row *row));
+
 /*
  * Answers a failed query the way clients expect, and returns what the
  * answer returned: GLY_ENOTFOUND 404 "not-found"; GLY_EUNIQUE 409

@@ -118,13 +118,13 @@ static const gly_field tokens_fields[] = {
 };
 static const gly_schema tokens_schema = {.fields = tokens_fields, .additional = true};
 
-#define USER_COLS "id, email, name, role, email_verified, created, updated"
+#define USER_COLS GLY_AUTH_USER_COLS
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static void iso_now(char out[25])
+void gly__iso_now(char out[25])
 {
     gly_iso_time_format(gly_wall_ms(), out);
 }
@@ -135,7 +135,7 @@ static int64_t now_s(void)
 }
 
 /* A random id of ID_LEN characters from [a-z0-9] (77 bits). */
-static void new_id(char out[ID_LEN + 1])
+void gly__new_id(char out[16])
 {
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     for (int i = 0; i < ID_LEN; i++)
@@ -165,8 +165,11 @@ static gly_str member(const gly_jv *body, const char *name)
     return gly_jv_str(gly_jv_get(body, name));
 }
 
-/* The user object of the API: booleans as booleans, never the password hash. */
-static void user_json(gly_json *j, const gly_row *u)
+/*
+ * The user object of the API: booleans as booleans, never the password hash;
+ * with admin, also "disabled" (the row must have it).
+ */
+void gly__user_json(gly_json *j, const gly_row *u, bool admin)
 {
     gly_json_obj_begin(j);
     static const char *const text[] = {"id", "email", "name", "role"};
@@ -182,25 +185,29 @@ static void user_json(gly_json *j, const gly_row *u)
     gly_json_strn(j, created.p, created.n);
     gly_json_key(j, "updated");
     gly_json_strn(j, updated.p, updated.n);
+    if (admin) {
+        gly_json_key(j, "disabled");
+        gly_json_bool(j, gly_row_bool(u, "disabled"));
+    }
     gly_json_obj_end(j);
 }
 
-static int send_user(gly_req *req, int status, const gly_row *u)
+int gly__send_user(gly_req *req, int status, const gly_row *u)
 {
     gly_buf b;
     gly_json j;
     gly_buf_init(&b, NULL, 0, gly_req_arena(req), 0);
     gly_json_init(&j, &b);
-    user_json(&j, u);
+    gly__user_json(&j, u, false);
     int rc = gly_json_finish(&j);
     return rc < 0 ? rc : gly_send_buf(req, status, "application/json", &b);
 }
 
 /* Records an event in the audit log. A failure is logged, not answered: the event happened. */
-static void audit(gly_req *req, const char *event, const char *user_id, const char *detail)
+void gly__audit(gly_req *req, const char *event, const char *user_id, const char *detail)
 {
     char at[25];
-    iso_now(at);
+    gly__iso_now(at);
     gly_str ua = gly_req_header(req, "User-Agent"), id = gly_req_id(req);
     const char *ip = gly_req_client_ip(req);
     int64_t rc = gly_db_exec(req,
@@ -258,7 +265,7 @@ static int sign_access(gly_req *req, const char *user_id, const char *role, cons
     struct auth *au = gly__auth_of(gly_req_app(req));
     const gly_config *cfg = gly_app_config(gly_req_app(req));
     char jti[ID_LEN + 1];
-    new_id(jti);
+    gly__new_id(jti);
     int64_t now = now_s();
     gly_jwt_claims c = {.sub = user_id,
                         .iss = cfg->jwt_issuer,
@@ -294,7 +301,7 @@ static int send_tokens(gly_req *req, const struct issued *t, const gly_row *user
     gly_json_key(&j, "refresh_token");
     gly_json_str(&j, t->refresh);
     gly_json_key(&j, "user");
-    user_json(&j, user);
+    gly__user_json(&j, user, false);
     gly_json_obj_end(&j);
     int rc = gly_json_finish(&j);
     gly_set_header(req, "Cache-Control", "no-store");
@@ -376,8 +383,8 @@ const gly_auth_user *gly_auth_require(gly_req *req)
 /* ------------------------------------------------------------------------ */
 
 /* A validation problem naming one field. */
-static int field_problem(gly_req *req, int status, const char *field, const char *code,
-                         const char *message)
+int gly__field_problem(gly_req *req, int status, const char *field, const char *code,
+                       const char *message)
 {
     gly_verrors errs;
     gly_verrors_init(&errs, gly_req_arena(req));
@@ -397,13 +404,13 @@ static int do_register(gly_req *req)
         return GLY_ENOMEM;
     const char *message, *code = gly_password_policy(password.p, password.n, email, &message);
     if (code)
-        return field_problem(req, 422, "password", code, message);
+        return gly__field_problem(req, 422, "password", code, message);
     char hash[GLY_PASSWORD_HASH_MAX], id[ID_LEN + 1], now[25];
     int rc = gly_password_hash(req, password.p, password.n, hash);
     if (rc < 0)
         return rc;
-    new_id(id);
-    iso_now(now);
+    gly__new_id(id);
+    gly__iso_now(now);
     gly_row *u;
     rc = gly_db_one(req, &u,
                     "-- name: user_insert\n"
@@ -421,9 +428,9 @@ static int do_register(gly_req *req)
     }
     if (rc < 0)
         return rc;
-    audit(req, "register", id, NULL);
+    gly__audit(req, "register", id, NULL);
     gly_set_headerf(req, "Location", "/api/v1/users/%s", id);
-    return send_user(req, 201, u);
+    return gly__send_user(req, 201, u);
 }
 
 /* Opens a session for the user and answers with its tokens. */
@@ -431,8 +438,8 @@ static int open_session(gly_req *req, const gly_row *u)
 {
     const gly_config *cfg = gly_app_config(gly_req_app(req));
     char sid[ID_LEN + 1], now[25];
-    new_id(sid);
-    iso_now(now);
+    gly__new_id(sid);
+    gly__iso_now(now);
     const char *user_id = gly_row_str(u, "id").p, *role = gly_row_str(u, "role").p;
     gly_str ua = gly_req_header(req, "User-Agent");
     const char *ip = gly_req_client_ip(req);
@@ -479,8 +486,8 @@ static int do_login(gly_req *req)
     if (ok < 0)
         return ok;
     if (!ok || gly_row_bool(u, "disabled")) {
-        audit(req, "login_failure", hash ? gly_row_str(u, "id").p : NULL,
-              hash && ok ? "disabled" : "bad credentials");
+        gly__audit(req, "login_failure", hash ? gly_row_str(u, "id").p : NULL,
+                   hash && ok ? "disabled" : "bad credentials");
         return unauthorized(req, "invalid-credentials", "The email or the password is wrong.");
     }
     const char *id = gly_row_str(u, "id").p;
@@ -491,7 +498,7 @@ static int do_login(gly_req *req)
                         GLY_TEXT(id));
         sodium_memzero(fresh, sizeof fresh);
     }
-    audit(req, "login_success", id, NULL);
+    gly__audit(req, "login_success", id, NULL);
     return open_session(req, u);
 }
 
@@ -548,7 +555,7 @@ static int do_refresh(gly_req *req)
     if (rc < 0)
         return rc;
     if (sp.reused) {
-        audit(req, "refresh_reuse", NULL, sp.session);
+        gly__audit(req, "refresh_reuse", NULL, sp.session);
         gly_log_warn("a spent refresh token was presented again: session %s revoked", sp.session);
         return unauthorized(req, "invalid-token", "The refresh token is not valid.");
     }
@@ -589,7 +596,7 @@ static int do_logout(gly_req *req)
                     GLY_TEXT(me->sid));
     if (n < 0)
         return (int)n;
-    audit(req, "logout", me->id, NULL);
+    gly__audit(req, "logout", me->id, NULL);
     return gly_send(req, 204, NULL, NULL, 0);
 }
 
@@ -599,7 +606,7 @@ static int do_me(gly_req *req)
     if (!gly_auth_require(req))
         return 0;
     struct auth_ctx *ctx = gly_req_slot(req, GLY_SLOT_AUTH);
-    return send_user(req, 200, ctx->row);
+    return gly__send_user(req, 200, ctx->row);
 }
 
 /* POST /api/v1/auth/password {current_password, new_password}: other sessions end */
@@ -621,17 +628,17 @@ static int do_password(gly_req *req)
     if (ok < 0)
         return ok;
     if (!ok) {
-        audit(req, "password_change_failure", me->id, NULL);
-        return field_problem(req, 422, "current_password", "wrong", "is not the password");
+        gly__audit(req, "password_change_failure", me->id, NULL);
+        return gly__field_problem(req, 422, "current_password", "wrong", "is not the password");
     }
     const char *message,
         *code = gly_password_policy(next.p, next.n, gly_row_str(u, "email").p, &message);
     if (code)
-        return field_problem(req, 422, "new_password", code, message);
+        return gly__field_problem(req, 422, "new_password", code, message);
     char hash[GLY_PASSWORD_HASH_MAX], now[25];
     if ((rc = gly_password_hash(req, next.p, next.n, hash)) < 0)
         return rc;
-    iso_now(now);
+    gly__iso_now(now);
     int64_t n = gly_db_exec(req, "UPDATE users SET password_hash = $1, updated = $2 WHERE id = $3",
                             GLY_TEXT(hash), GLY_TEXT(now), GLY_TEXT(me->id));
     sodium_memzero(hash, sizeof hash);
@@ -640,7 +647,7 @@ static int do_password(gly_req *req)
                         GLY_TEXT(me->id), GLY_TEXT(me->sid));
     if (n < 0)
         return (int)n;
-    audit(req, "password_change", me->id, NULL);
+    gly__audit(req, "password_change", me->id, NULL);
     return gly_send(req, 204, NULL, NULL, 0);
 }
 
@@ -809,6 +816,8 @@ int gly_auth_use(gly_app *app)
                              .tags = tags,
                              .operation_id = "me",
                              .response = &user_schema});
+    if ((rc = gly__admin_routes(app)) < 0)
+        return rc;
     gly_post(app, "/api/v1/auth/password", do_password);
     gly_route_doc(app, "POST", "/api/v1/auth/password",
                   &(gly_doc){.summary = "Change the password (other sessions end)",

@@ -34,6 +34,19 @@ static inline struct auth *gly__auth_of(const gly_app *app)
     return gly_app_slot(app, GLY_SLOT_AUTH);
 }
 
+/* auth.c: shared with admin.c */
+#define GLY_AUTH_USER_COLS "id, email, name, role, email_verified, created, updated"
+void gly__user_json(gly_json *j, const gly_row *u, bool admin);
+int gly__send_user(gly_req *req, int status, const gly_row *u);
+void gly__audit(gly_req *req, const char *event, const char *user_id, const char *detail);
+void gly__iso_now(char out[25]);
+void gly__new_id(char out[16]);
+int gly__field_problem(gly_req *req, int status, const char *field, const char *code,
+                       const char *message);
+
+/* admin.c */
+int gly__admin_routes(gly_app *app);
+
 /* password.c */
 int gly__gate_init(struct gate *g, unsigned max);
 void gly__gate_dispose(struct gate *g);

@@ -238,7 +238,8 @@ int gly_send_row(gly_req *req, int status, const gly_row *row)
     return gly_send_buf(req, status, "application/json", &b);
 }
 
-int gly_send_page(gly_req *req, const gly_res *items, int64_t page, int64_t per_page, int64_t total)
+int gly_send_page_with(gly_req *req, const gly_res *items, int64_t page, int64_t per_page,
+                       int64_t total, void (*item)(gly_json *j, const gly_row *row))
 {
     gly_buf b;
     gly_json j;
@@ -249,7 +250,7 @@ int gly_send_page(gly_req *req, const gly_res *items, int64_t page, int64_t per_
     gly_json_key(&j, "items");
     gly_json_arr_begin(&j);
     for (size_t i = 0; i < gly_res_count(items); i++)
-        json_row(&j, items->rows[i], a);
+        item(&j, items->rows[i]);
     gly_json_arr_end(&j);
     gly_json_key(&j, "page");
     gly_json_i64(&j, page);
@@ -262,6 +263,11 @@ int gly_send_page(gly_req *req, const gly_res *items, int64_t page, int64_t per_
     gly_json_obj_end(&j);
     int rc = gly_json_finish(&j);
     return rc < 0 ? rc : gly_send_buf(req, 200, "application/json", &b);
+}
+
+int gly_send_page(gly_req *req, const gly_res *items, int64_t page, int64_t per_page, int64_t total)
+{
+    return gly_send_page_with(req, items, page, per_page, total, gly_json_row);
 }
 
 int gly_db_fail(gly_req *req, int rc)

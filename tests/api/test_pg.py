@@ -202,7 +202,9 @@ def test_postgres_restarted_under_load(start_server, pg_up):
     assert errors == [], errors[:5]
     # in flight or waiting while it was down: 503; never a 500, never a hang
     assert set(statuses) <= {201, 503}, statuses
-    assert statuses.get(503, 0) > 0 and statuses.get(201, 0) > 20, statuses
+    # (a quick restart may fall between two queries of every connection: 503s are allowed,
+    # not required; the outage itself is test_ready_turns_503_while_postgres_is_down_and_back_after)
+    assert statuses.get(201, 0) > 20, statuses
     assert srv.alive()
     st, doc, _ = call(srv, "GET", "/items")
     have = {i["name"] for i in doc["items"]}

@@ -182,6 +182,15 @@ GLY_EXTERN bool gly_row_bool(const gly_row *row, const char *name);
 GLY_EXTERN gly_str gly_row_str(const gly_row *row, const char *name);
 GLY_EXTERN bool gly_row_null(const gly_row *row, const char *name);
 
+/*
+ * Copies a row with its column names and values: into arena (gly_row_copy),
+ * or into one heap block that outlives any request (gly_row_dup, for caches;
+ * release it with gly_row_free, which accepts NULL). NULL when out of memory.
+ */
+GLY_EXTERN gly_row *gly_row_copy(gly_arena *arena, const gly_row *row);
+GLY_EXTERN gly_row *gly_row_dup(const gly_row *row);
+GLY_EXTERN void gly_row_free(gly_row *row);
+
 /* Writes the row as a JSON object (column name: value; blobs as base64 strings). */
 GLY_EXTERN void gly_json_row(gly_json *j, const gly_row *row);
 

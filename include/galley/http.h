@@ -102,15 +102,19 @@ typedef struct gly_config {
     unsigned db_wait_ms;     /* 2 s: how long a request waits for a connection */
     bool migrate;            /* true: apply pending migrations at start */
     /* Users and auth (galley/auth.h). */
-    char jwt_secret[256];      /* "": from jwt_secret_file, else DATA/jwt.key (a secret) */
-    char jwt_secret_file[256]; /* "": none */
-    char jwt_issuer[128];      /* "galley" */
-    char jwt_audience[128];    /* "galley" */
-    unsigned access_ttl_ms;    /* 15 min */
-    unsigned refresh_ttl_ms;   /* 30 days */
-    size_t argon2_memory;      /* 19 MiB */
-    unsigned argon2_time;      /* 2 passes */
-    unsigned hash_concurrency; /* 0: the CPUs */
+    char jwt_secret[256];       /* "": from jwt_secret_file, else DATA/jwt.key (a secret) */
+    char jwt_secret_file[256];  /* "": none */
+    char jwt_issuer[128];       /* "galley" */
+    char jwt_audience[128];     /* "galley" */
+    unsigned access_ttl_ms;     /* 15 min */
+    unsigned refresh_ttl_ms;    /* 30 days */
+    size_t argon2_memory;       /* 19 MiB */
+    unsigned argon2_time;       /* 2 passes */
+    unsigned hash_concurrency;  /* 0: the CPUs but one (at least 1) */
+    unsigned login_delay_after; /* 3: failed logins of an account before each is delayed */
+    unsigned login_lock_after;  /* 10: failed logins that lock the account (429) */
+    unsigned login_lock_ms;     /* 15 min: how long a lock lasts */
+    unsigned session_cache_ms;  /* 2 s: how long a worker trusts a checked session; 0: off */
 } gly_config;
 
 /* Fills *cfg with the defaults. */

@@ -30,12 +30,26 @@ static bool role_grants(const char *role, const char *perm)
     return false;
 }
 
+/* Whether a comma list of scopes holds perm. */
+static bool scoped(const char *scopes, const char *perm)
+{
+    size_t n = strlen(perm);
+    for (const char *p = scopes; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && memcmp(p, perm, n) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
 const gly_auth_user *gly_auth_allow(gly_req *req, const char *perm)
 {
     const gly_auth_user *u = gly_auth_require(req);
     if (!u)
         return NULL;
-    if (!role_grants(u->role, perm)) {
+    const struct auth_ctx *ctx = gly_req_slot(req, GLY_SLOT_AUTH);
+    if (!role_grants(u->role, perm) || (ctx->scopes && !scoped(ctx->scopes, perm))) {
         gly_problem(req, 403, "forbidden", "Your role does not allow this.");
         return NULL;
     }
@@ -179,6 +193,7 @@ static int patch_user(gly_req *req)
                    GLY_STRV(name), GLY_TEXT(now));
     if (rc < 0)
         return gly_db_fail(req, rc);
+    gly__auth_revoked(gly_req_app(req)); /* cached sessions carry the old role and state */
     if (role.p && strcmp(role.p, old_role) != 0) {
         char detail[96];
         snprintf(detail, sizeof detail, "%s -> %.40s (by %s)", old_role, role.p, me->id);
@@ -206,6 +221,7 @@ static int delete_user(gly_req *req)
     if ((is_super(role) || strcmp(role, "admin") == 0) && !is_super(me->role))
         return gly_problem(req, 403, "forbidden", "Only a superuser deletes admins.");
     int64_t n = gly_db_exec(req, "DELETE FROM users WHERE id = $1", GLY_STRV(id));
+    gly__auth_revoked(gly_req_app(req));
     if (n < 0)
         return (int)n;
     char *uid = gly_arena_strndup(gly_req_arena(req), id.p, id.n);

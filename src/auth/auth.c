@@ -66,6 +66,10 @@ static const gly_migration migrations[] = {
      " user_id TEXT, ip TEXT NOT NULL, user_agent TEXT NOT NULL, request_id TEXT NOT NULL,"
      " detail TEXT NOT NULL DEFAULT '');"
      "CREATE INDEX auth_audit_at ON auth_audit (at);"},
+    {3, "login throttling",
+     "CREATE TABLE auth_throttle (key TEXT PRIMARY KEY, failures BIGINT NOT NULL,"
+     " window_start BIGINT NOT NULL, locked_until BIGINT NOT NULL);",
+     NULL, NULL},
 };
 
 static const gly_field register_fields[] = {
@@ -312,26 +316,135 @@ static int send_tokens(gly_req *req, const struct issued *t, const gly_row *user
 /* The middleware                                                           */
 /* ------------------------------------------------------------------------ */
 
-/* What the middleware leaves in the request's GLY_SLOT_AUTH. */
-struct auth_ctx {
-    gly_auth_user pub;
-    gly_row *row; /* the user, as USER_COLS */
-};
+/*
+ * Checks an access token, remembering the tokens that passed on this worker:
+ * a token seen before (the same bytes, so the same signature and claims) is
+ * not verified again, only its times are checked. The cache is the worker's
+ * alone, so it takes no lock; the claims are copied into the request's arena.
+ */
+static int verify_cached(gly_req *req, struct auth *au, const gly_config *cfg, gly_str token,
+                         gly_jwt_claims *c, const char **why)
+{
+    int64_t now = now_s();
+    struct token_cache *tc = &au->tokens[gly_req_worker(req)];
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < token.n; i++)
+        h = (h ^ (unsigned char)token.p[i]) * 0x100000001b3ull;
+    struct cached_token *e = &tc->slot[h % TOKEN_CACHE];
+    gly_arena *a = gly_req_arena(req);
+    if (e->token && e->len == token.n && memcmp(e->token, token.p, token.n) == 0) {
+        if (e->exp + 30 <= now) {
+            *why = "expired";
+            return GLY_ETIMEDOUT;
+        }
+        if (e->nbf - 30 > now) {
+            *why = "not yet valid";
+            return GLY_ETIMEDOUT;
+        }
+        *c = (gly_jwt_claims){.sub = gly_arena_strdup(a, e->sub),
+                              .sid = gly_arena_strdup(a, e->sid),
+                              .exp = e->exp,
+                              .nbf = e->nbf};
+        return c->sub && c->sid ? 0 : GLY_ENOMEM;
+    }
+    gly_jwt_expect ex = {
+        .iss = cfg->jwt_issuer, .aud = cfg->jwt_audience, .now = now, .leeway = 30};
+    int rc = gly_jwt_verify(&au->key, 1, token.p, token.n, &ex, a, c, why);
+    if (rc == 0 && c->sid) {
+        char *copy = malloc(token.n + strlen(c->sub) + strlen(c->sid) + 2);
+        if (copy) {
+            free(e->token);
+            e->token = copy;
+            e->len = token.n;
+            memcpy(copy, token.p, token.n);
+            e->sub = copy + token.n;
+            strcpy(e->sub, c->sub);
+            e->sid = e->sub + strlen(c->sub) + 1;
+            strcpy(e->sid, c->sid);
+            e->exp = c->exp;
+            e->nbf = c->nbf;
+        }
+    }
+    return rc;
+}
+
+void gly__auth_revoked(gly_app *app)
+{
+    struct auth *au = gly__auth_of(app);
+    if (au)
+        atomic_fetch_add_explicit(&au->gen, 1, memory_order_release);
+}
+
+/*
+ * The session must be live and its user enabled: one query, which also reads
+ * the user for the handler. A worker trusts what it checked for
+ * session-cache, unless a revocation in this process (gly__auth_revoked)
+ * came since.
+ */
+static int check_session(gly_req *req, struct auth *au, const gly_config *cfg,
+                         const gly_jwt_claims *c, gly_row **out)
+{
+    struct token_cache *wc = &au->tokens[gly_req_worker(req)];
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *p = c->sid; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    struct cached_session *cs = &wc->sess[h % SESSION_CACHE];
+    uint64_t gen = atomic_load_explicit(&au->gen, memory_order_acquire), now = gly_now_ns();
+    if (cs->user && cs->gen == gen && now < cs->until_ns && strcmp(cs->sid, c->sid) == 0 &&
+        strcmp(cs->sub, c->sub) == 0) {
+        *out = gly_row_copy(gly_req_arena(req), cs->user);
+        return *out ? 0 : GLY_ENOMEM;
+    }
+    int rc = gly_db_one(req, out,
+                        "-- name: session_check\n"
+                        "SELECT u.id AS id, u.email AS email, u.name AS name, u.role AS role, "
+                        "u.email_verified AS email_verified, u.created AS created, "
+                        "u.updated AS updated FROM auth_sessions s JOIN users u ON u.id = "
+                        "s.user_id WHERE s.id = $1 AND s.user_id = $2 AND s.revoked = 0 AND "
+                        "u.disabled = 0",
+                        GLY_TEXT(c->sid), GLY_TEXT(c->sub));
+    if (rc == 0 && cfg->session_cache_ms > 0 && strlen(c->sid) < sizeof cs->sid &&
+        strlen(c->sub) < sizeof cs->sub) {
+        gly_row *keep = gly_row_dup(*out);
+        if (keep) {
+            gly_row_free(cs->user);
+            cs->user = keep;
+            strcpy(cs->sid, c->sid);
+            strcpy(cs->sub, c->sub);
+            cs->gen = gen; /* read before the query: a revocation meanwhile makes it stale */
+            cs->until_ns = now + (uint64_t)cfg->session_cache_ms * 1000000u;
+        }
+    }
+    return rc;
+}
 
 static int auth_mw(gly_req *req)
 {
-    gly_str h = gly_req_header(req, "Authorization");
-    if (!h.p)
+    gly_str h = gly_req_header(req, "Authorization"), key = gly_req_header(req, "X-API-Key");
+    if (!h.p && !key.p)
         return gly_next(req);
     struct auth *au = gly__auth_of(gly_req_app(req));
     const gly_config *cfg = gly_app_config(gly_req_app(req));
-    if (h.n < 8 || strncasecmp(h.p, "Bearer ", 7) != 0)
+    if (h.p && (h.n < 8 || strncasecmp(h.p, "Bearer ", 7) != 0))
         return unauthorized(req, "invalid-token", "Use Authorization: Bearer <access token>.");
+    if (h.p && key.p)
+        return gly_problem(req, 400, "two-credentials",
+                           "Send either Authorization or X-API-Key, not both.");
+    gly_str bearer = h.p ? (gly_str){h.p + 7, h.n - 7} : key;
+    if (key.p || gly__apikey_like(bearer)) {
+        /* an API key: in X-API-Key, or as the bearer token */
+        struct auth_ctx *kctx = NULL;
+        int krc = gly__apikey_auth(req, bearer, &kctx);
+        if (krc == GLY_EACCES)
+            return unauthorized(req, "invalid-api-key", "The API key is not valid.");
+        if (krc < 0)
+            return krc;
+        gly_req_set_slot(req, GLY_SLOT_AUTH, kctx);
+        return gly_next(req);
+    }
     gly_jwt_claims c;
     const char *why = NULL;
-    gly_jwt_expect ex = {
-        .iss = cfg->jwt_issuer, .aud = cfg->jwt_audience, .now = now_s(), .leeway = 30};
-    int rc = gly_jwt_verify(&au->key, 1, h.p + 7, h.n - 7, &ex, gly_req_arena(req), &c, &why);
+    int rc = verify_cached(req, au, cfg, bearer, &c, &why);
     if (rc == 0 && !c.sid)
         rc = GLY_EACCES, why = "no session";
     if (rc < 0) {
@@ -341,15 +454,8 @@ static int auth_mw(gly_req *req)
                             expired ? "The access token has expired."
                                     : "The access token is not valid.");
     }
-    /* the session must be live and the user enabled; the user comes along for the handler */
     gly_row *row;
-    rc = gly_db_one(req, &row,
-                    "-- name: session_check\n"
-                    "SELECT u.id AS id, u.email AS email, u.name AS name, u.role AS role, "
-                    "u.email_verified AS email_verified, u.created AS created, "
-                    "u.updated AS updated FROM auth_sessions s JOIN users u ON u.id = s.user_id "
-                    "WHERE s.id = $1 AND s.user_id = $2 AND s.revoked = 0 AND u.disabled = 0",
-                    GLY_TEXT(c.sid), GLY_TEXT(c.sub));
+    rc = check_session(req, au, cfg, &c, &row);
     if (rc == GLY_ENOTFOUND)
         return unauthorized(req, "invalid-token", "The session has ended.");
     if (rc < 0)
@@ -360,6 +466,7 @@ static int auth_mw(gly_req *req)
     /* the role as it is now, not as it was when the token was made */
     ctx->pub = (gly_auth_user){.id = c.sub, .sid = c.sid, .role = gly_row_str(row, "role").p};
     ctx->row = row;
+    ctx->scopes = NULL;
     gly_req_set_slot(req, GLY_SLOT_AUTH, ctx);
     return gly_next(req);
 }
@@ -434,7 +541,7 @@ static int do_register(gly_req *req)
 }
 
 /* Opens a session for the user and answers with its tokens. */
-static int open_session(gly_req *req, const gly_row *u)
+int gly__open_session(gly_req *req, const gly_row *u)
 {
     const gly_config *cfg = gly_app_config(gly_req_app(req));
     char sid[ID_LEN + 1], now[25];
@@ -473,6 +580,16 @@ static int do_login(gly_req *req)
     gly_str password = member(body, "password");
     if (!email)
         return GLY_ENOMEM;
+    int64_t retry;
+    int locked = gly__throttle_check(req, email, &retry);
+    if (locked < 0)
+        return locked;
+    if (locked) {
+        gly__audit(req, "login_locked", NULL, NULL);
+        gly_set_headerf(req, "Retry-After", "%lld", (long long)retry);
+        return gly_problem(req, 429, "too-many-attempts",
+                           "Too many failed logins. Try again later.");
+    }
     gly_row *u;
     int rc = gly_db_one(req, &u,
                         "-- name: user_by_email\n"
@@ -488,6 +605,7 @@ static int do_login(gly_req *req)
     if (!ok || gly_row_bool(u, "disabled")) {
         gly__audit(req, "login_failure", hash ? gly_row_str(u, "id").p : NULL,
                    hash && ok ? "disabled" : "bad credentials");
+        gly__throttle_fail(req, email);
         return unauthorized(req, "invalid-credentials", "The email or the password is wrong.");
     }
     const char *id = gly_row_str(u, "id").p;
@@ -498,8 +616,21 @@ static int do_login(gly_req *req)
                         GLY_TEXT(id));
         sodium_memzero(fresh, sizeof fresh);
     }
+    /*
+     * With MFA on, the tokens come only after the second step, and until it
+     * succeeds the attempt counts as a failure: the password alone must not
+     * buy unlimited tickets to guess codes with.
+     */
+    int mfa = gly__mfa_login(req, u);
+    if (mfa < 0)
+        return mfa;
+    if (mfa == 1) {
+        gly__throttle_fail(req, email);
+        return 0;
+    }
+    gly__throttle_ok(req, email);
     gly__audit(req, "login_success", id, NULL);
-    return open_session(req, u);
+    return gly__open_session(req, u);
 }
 
 struct spend {
@@ -529,6 +660,7 @@ static int spend_refresh(gly_req *req, void *arg)
         sp->session = gly_row_str(old, "session_id").p;
         int64_t n = gly_db_exec(req, "UPDATE auth_sessions SET revoked = 1 WHERE id = $1",
                                 GLY_TEXT(sp->session));
+        gly__auth_revoked(gly_req_app(req));
         return n < 0 ? (int)n : 0;
     }
     if (rc < 0)
@@ -588,12 +720,16 @@ static int do_logout(gly_req *req)
     const gly_auth_user *me = gly_auth_require(req);
     if (!me)
         return 0;
+    if (!me->sid)
+        return gly_problem(req, 400, "not-a-session",
+                           "An API key has no session to end: revoke the key instead.");
     int64_t n =
         gly_db_exec(req, "UPDATE auth_sessions SET revoked = 1 WHERE id = $1", GLY_TEXT(me->sid));
     if (n < 0)
         return (int)n;
     n = gly_db_exec(req, "UPDATE auth_refresh_tokens SET used = 1 WHERE session_id = $1",
                     GLY_TEXT(me->sid));
+    gly__auth_revoked(gly_req_app(req));
     if (n < 0)
         return (int)n;
     gly__audit(req, "logout", me->id, NULL);
@@ -615,6 +751,9 @@ static int do_password(gly_req *req)
     const gly_auth_user *me = gly_auth_require(req);
     if (!me)
         return 0;
+    if (!me->sid)
+        return gly_problem(req, 403, "session-required",
+                           "Changing the password needs a login, not an API key.");
     gly_jv *body = gly_req_valid_json(req, &password_schema);
     if (!body)
         return 0;
@@ -645,6 +784,7 @@ static int do_password(gly_req *req)
     if (n >= 0)
         n = gly_db_exec(req, "UPDATE auth_sessions SET revoked = 1 WHERE user_id = $1 AND id <> $2",
                         GLY_TEXT(me->id), GLY_TEXT(me->sid));
+    gly__auth_revoked(gly_req_app(req));
     if (n < 0)
         return (int)n;
     gly__audit(req, "password_change", me->id, NULL);
@@ -739,6 +879,13 @@ static void auth_free(void *p)
     struct auth *au = p;
     if (!au)
         return;
+    for (unsigned w = 0; au->tokens && w < au->ntokens; w++) {
+        for (unsigned i = 0; i < TOKEN_CACHE; i++)
+            free(au->tokens[w].slot[i].token);
+        for (unsigned i = 0; i < SESSION_CACHE; i++)
+            gly_row_free(au->tokens[w].sess[i].user);
+    }
+    free(au->tokens);
     gly_jwt_key_wipe(&au->key);
     if (au->gate_ok)
         gly__gate_dispose(&au->gate);
@@ -746,10 +893,11 @@ static void auth_free(void *p)
     free(au);
 }
 
-static unsigned cpus(void)
+/* The default number of hashes at once: every CPU but one, which stays with the loops. */
+static unsigned hash_slots(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)n : 1;
+    return n > 1 ? (unsigned)n - 1 : 1;
 }
 
 int gly_auth_use(gly_app *app)
@@ -766,8 +914,16 @@ int gly_auth_use(gly_app *app)
     if (!au)
         return GLY_ENOMEM;
     au->app = app;
-    int rc = gly__gate_init(&au->gate, cfg->hash_concurrency ? cfg->hash_concurrency : cpus());
+    au->ntokens = gly_app_workers(app);
+    au->tokens = calloc(au->ntokens, sizeof *au->tokens);
+    if (!au->tokens) {
+        free(au);
+        return GLY_ENOMEM;
+    }
+    int rc =
+        gly__gate_init(&au->gate, cfg->hash_concurrency ? cfg->hash_concurrency : hash_slots());
     if (rc < 0) {
+        free(au->tokens);
         free(au);
         return GLY_ENOMEM;
     }
@@ -816,7 +972,8 @@ int gly_auth_use(gly_app *app)
                              .tags = tags,
                              .operation_id = "me",
                              .response = &user_schema});
-    if ((rc = gly__admin_routes(app)) < 0)
+    if ((rc = gly__admin_routes(app)) < 0 || (rc = gly__apikeys_init(app)) < 0 ||
+        (rc = gly__mfa_init(app)) < 0)
         return rc;
     gly_post(app, "/api/v1/auth/password", do_password);
     gly_route_doc(app, "POST", "/api/v1/auth/password",

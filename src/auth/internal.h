@@ -8,6 +8,7 @@
 #define GALLEY_AUTH_INTERNAL_H
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <uv.h>
 
 #include <galley/auth.h>
@@ -21,8 +22,38 @@ struct gate {
     void *head, *tail; /* struct waiter (password.c) */
 };
 
+/* Access tokens that passed verification on one worker (auth.c, verify_cached). */
+#define TOKEN_CACHE 512
+struct cached_token {
+    char *token; /* the token's bytes, then sub and sid (one allocation); NULL: empty */
+    size_t len;
+    char *sub, *sid;
+    int64_t exp, nbf;
+};
+/* Sessions a worker checked recently, with their user (auth.c, check_session). */
+#define SESSION_CACHE 1024
+struct cached_session {
+    char sid[24], sub[24];
+    gly_row *user;     /* gly_row_dup(); NULL: empty */
+    uint64_t until_ns; /* gly_now_ns() */
+    uint64_t gen;      /* struct auth's gen when it was checked */
+};
+
+struct token_cache {
+    struct cached_token slot[TOKEN_CACHE];
+    struct cached_session sess[SESSION_CACHE];
+};
+
 struct auth {
     gly_app *app;
+    /*
+     * Bumped by every revocation in this process (logout, password change,
+     * theft, role change, disabling, deletion): every worker's cached
+     * sessions are then stale at once. Other nodes see it after session-cache.
+     */
+    _Atomic uint64_t gen;
+    struct token_cache *tokens; /* one per worker */
+    unsigned ntokens;
     gly_jwt_key key;
     struct gate gate;
     bool gate_ok;
@@ -34,7 +65,21 @@ static inline struct auth *gly__auth_of(const gly_app *app)
     return gly_app_slot(app, GLY_SLOT_AUTH);
 }
 
-/* auth.c: shared with admin.c */
+/*
+ * What the auth middleware leaves in a request's GLY_SLOT_AUTH (in its
+ * arena): who it is, the user's row (GLY_AUTH_USER_COLS), and for a request
+ * authenticated by an API key the key's scopes (a comma list of
+ * permissions; NULL: everything the role grants).
+ */
+struct auth_ctx {
+    gly_auth_user pub;
+    gly_row *row;
+    const char *scopes;
+};
+
+/* auth.c: shared with admin.c, apikeys.c, mfa.c */
+void gly__auth_revoked(gly_app *app); /* call after any revocation or change of a user */
+int gly__open_session(gly_req *req, const gly_row *user); /* answers 200 with tokens */
 #define GLY_AUTH_USER_COLS "id, email, name, role, email_verified, created, updated"
 void gly__user_json(gly_json *j, const gly_row *u, bool admin);
 int gly__send_user(gly_req *req, int status, const gly_row *u);
@@ -46,6 +91,35 @@ int gly__field_problem(gly_req *req, int status, const char *field, const char *
 
 /* admin.c */
 int gly__admin_routes(gly_app *app);
+
+/*
+ * apikeys.c: its migrations (module "auth_keys") and routes; whether a
+ * bearer token has the shape of an API key; and checking one: 0 with *out
+ * (the key's user, role and scopes), GLY_EACCES for an unknown, revoked or
+ * expired key or a disabled user, or another error.
+ */
+int gly__apikeys_init(gly_app *app);
+bool gly__apikey_like(gly_str token);
+int gly__apikey_auth(gly_req *req, gly_str key, struct auth_ctx **out);
+
+/*
+ * mfa.c: its migrations (module "auth_mfa") and routes; and the login's
+ * second step: called after a correct password with the user's row
+ * (GLY_AUTH_USER_COLS plus password_hash, disabled). Returns 0 when the user
+ * has no MFA (the login goes on), 1 after answering 200 {mfa_required,
+ * mfa_ticket}, or a negative code.
+ */
+int gly__mfa_init(gly_app *app);
+int gly__mfa_login(gly_req *req, const gly_row *user);
+
+/*
+ * throttle.c: brute-force defence of the login. check: 0 to go on (after
+ * any delay), 1 when the account or the client IP is locked (*retry_after
+ * seconds), or an error; fail/ok record the attempt's outcome.
+ */
+int gly__throttle_check(gly_req *req, const char *email, int64_t *retry_after);
+void gly__throttle_fail(gly_req *req, const char *email);
+void gly__throttle_ok(gly_req *req, const char *email);
 
 /* password.c */
 int gly__gate_init(struct gate *g, unsigned max);

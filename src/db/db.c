@@ -104,6 +104,61 @@ const gly_db_val *gly_row_at(const gly_row *row, unsigned col)
     return col < row->res->ncols ? &row->v[col] : NULL;
 }
 
+/*
+ * Copies row into one block: the row, then a gly_res with the names array,
+ * then the names' and the values' bytes. From arena a, or malloc when a is NULL.
+ */
+static gly_row *row_clone(gly_arena *a, const gly_row *row)
+{
+    unsigned n = row->res->ncols;
+    size_t bytes = sizeof(gly_row) + n * sizeof(gly_db_val) + sizeof(gly_res) + n * sizeof(char *);
+    for (unsigned i = 0; i < n; i++) {
+        bytes += strlen(row->res->names[i]) + 1;
+        if (row->v[i].type == GLY_DB_TEXT || row->v[i].type == GLY_DB_BLOB)
+            bytes += row->v[i].v.s.n + 1;
+    }
+    char *p = a ? gly_arena_alloc(a, bytes) : malloc(bytes);
+    if (!p)
+        return NULL;
+    gly_row *out = (gly_row *)p;
+    p += sizeof(gly_row) + n * sizeof(gly_db_val);
+    gly_res *res = (gly_res *)p;
+    p += sizeof(gly_res);
+    const char **names = (const char **)p;
+    p += n * sizeof(char *);
+    *res = (gly_res){.ncols = n, .names = names, .nrows = 1, .cap = 1, .rows = NULL};
+    out->res = res;
+    for (unsigned i = 0; i < n; i++) {
+        size_t len = strlen(row->res->names[i]) + 1;
+        memcpy(p, row->res->names[i], len);
+        names[i] = p;
+        p += len;
+        out->v[i] = row->v[i];
+        if (row->v[i].type == GLY_DB_TEXT || row->v[i].type == GLY_DB_BLOB) {
+            memcpy(p, row->v[i].v.s.p, row->v[i].v.s.n);
+            p[row->v[i].v.s.n] = '\0';
+            out->v[i].v.s.p = p;
+            p += row->v[i].v.s.n + 1;
+        }
+    }
+    return out;
+}
+
+gly_row *gly_row_copy(gly_arena *arena, const gly_row *row)
+{
+    return row_clone(arena, row);
+}
+
+gly_row *gly_row_dup(const gly_row *row)
+{
+    return row_clone(NULL, row);
+}
+
+void gly_row_free(gly_row *row)
+{
+    free(row);
+}
+
 static const gly_db_val *col_of(const gly_row *row, const char *name)
 {
     int i = gly_row_index(row, name);

@@ -166,8 +166,18 @@ static const struct setting settings[] = {
     {"argon2-memory", T_SIZE, FIELD(argon2_memory), 19 * MIB, 4 * GIB, "SIZE", "19M",
      "argon2id memory per password hash (OWASP: at least 19M)", NULL},
     {"argon2-time", T_UINT, FIELD(argon2_time), 2, 100, "N", "2", "argon2id passes", NULL},
+    {"login-delay-after", T_UINT, FIELD(login_delay_after), 1, 1000, "N", "3",
+     "failed logins of an account (or 10x of an IP) before each attempt is delayed", NULL},
+    {"login-lock-after", T_UINT, FIELD(login_lock_after), 1, 10000, "N", "10",
+     "failed logins that lock an account (or 10x an IP) for login-lock-time", NULL},
+    {"login-lock-time", T_MS, FIELD(login_lock_ms), SECOND, DAY, "TIME", "15m",
+     "how long a login lock lasts (429 with Retry-After)", NULL},
+    {"session-cache", T_MS, FIELD(session_cache_ms), 0, MINUTE, "TIME", "2s",
+     "how long a worker trusts a session it checked (revocations on other nodes take this "
+     "long); 0 = ask the database on every request",
+     NULL},
     {"hash-concurrency", T_UINT, FIELD(hash_concurrency), 0, 1024, "N", "0",
-     "password hashes at once; 0 = the CPUs (more wait, then 503)", NULL},
+     "password hashes at once; 0 = the CPUs but one (more wait, then 503)", NULL},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -464,3 +464,19 @@ def db_args(backend, request, tmp_path):
     if backend == "sqlite":
         return ["--data", str(tmp_path / "data")]
     return ["--db", request.getfixturevalue("pg").fresh_db()]
+
+
+def galley(*args, stdin="", cwd=None):
+    """Runs the galley command (no GALLEY_* from the environment); returns the CompletedProcess."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GALLEY_")}
+    return subprocess.run([binary("galley")] + list(args), input=stdin, capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=60)
+
+
+@pytest.fixture
+def args(backend, request, tmp_path):
+    """Settings of a fresh database of the backend, with a data directory (the token key)."""
+    a = ["--data", str(tmp_path / "data")]
+    if backend == "postgres":
+        a += ["--db", request.getfixturevalue("pg").fresh_db()]
+    return a

@@ -3,28 +3,17 @@ tests/api/test_admin.py - roles and permissions, user administration
 (/api/v1/users), the audit log (/api/v1/audit) and `galley admin create`,
 on SQLite and PostgreSQL.
 """
-import os
-import subprocess
 
 import pytest
 
-from conftest import binary, call
+from conftest import call, galley
 
 PASSWORD = "correct horse battery staple"
 ROOT_PASSWORD = "the root of all good things"
 
 
-def galley(*args, stdin=""):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GALLEY_")}
-    return subprocess.run([binary("galley")] + list(args), input=stdin, capture_output=True, text=True, env=env, timeout=60)
 
 
-@pytest.fixture
-def args(backend, request, tmp_path):
-    a = ["--data", str(tmp_path / "data")]
-    if backend == "postgres":
-        a += ["--db", request.getfixturevalue("pg").fresh_db()]
-    return a
 
 
 @pytest.fixture

@@ -342,3 +342,66 @@ def test_whoami_example_uses_the_same_accounts(start_server, tmp_path):
     assert st == 401 and body["code"] == "unauthenticated"
     st, body = authed(srv, "GET", "/whoami", login(srv)["access_token"])
     assert (st, body) == (200, user["id"].encode())
+
+
+# ---- brute force -----------------------------------------------------------
+
+
+@pytest.fixture
+def guarded(start_server, auth_args):
+    return start_server(*auth_args, "--login-delay-after", "2", "--login-lock-after", "4", "--login-lock-time", "3s", binary="galley")
+
+
+def attempt(srv, email, password="not the password!"):
+    t0 = time.monotonic()
+    st, doc, r = call(srv, "POST", "/api/v1/auth/login", {"email": email, "password": password})
+    return st, doc, r, time.monotonic() - t0
+
+
+def test_failed_logins_are_delayed_then_locked_then_unlocked_by_time(guarded):
+    register(guarded)
+    register(guarded, email="bob@example.com")
+    times = [attempt(guarded, "ann@example.com")[3] for _ in range(2)]
+    st, _, _, slow = attempt(guarded, "ann@example.com")  # the third: delayed 100 ms
+    assert st == 401 and slow >= 0.1, (times, slow)
+    attempt(guarded, "ann@example.com")  # the fourth failure locks
+    st, doc, r, _ = attempt(guarded, "ann@example.com", PASSWORD)  # even the right password
+    assert st == 429, doc
+    assert doc["code"] == "too-many-attempts"
+    assert 1 <= int(r.getheader("Retry-After")) <= 3
+    # another account from the same IP is not locked
+    assert attempt(guarded, "bob@example.com", PASSWORD)[0] == 200
+    time.sleep(3.2)
+    assert attempt(guarded, "ann@example.com", PASSWORD)[0] == 200
+
+
+def test_unknown_emails_lock_the_same_way(guarded):
+    codes = [attempt(guarded, "nobody@example.com")[0] for _ in range(5)]
+    assert codes == [401, 401, 401, 401, 429]
+
+
+def test_a_success_clears_the_count(guarded):
+    register(guarded)
+    for _ in range(3):
+        attempt(guarded, "ann@example.com")
+    assert attempt(guarded, "ann@example.com", PASSWORD)[0] == 200
+    st, _, _, t = attempt(guarded, "ann@example.com")
+    assert st == 401 and t < 0.1 * SLOW + 0.09  # no delay: the count started over
+
+
+def test_two_nodes_share_accounts_and_revocations_within_session_cache(start_server, pg, tmp_path):
+    """Two galley nodes on one PostgreSQL, with the same token key: a logout on one ends
+    the session on the other within session-cache (here 1 s)."""
+    url = pg.fresh_db()
+    secret = ["--jwt-secret", "k" * 40, "--session-cache", "1s"]
+    a = start_server("--db", url, "--data", str(tmp_path / "a"), *secret, binary="galley")
+    b = start_server("--db", url, "--data", str(tmp_path / "b"), *secret, binary="galley")
+    register(a)
+    doc = login(b)
+    assert me(a, doc["access_token"])[0] == 200
+    assert me(b, doc["access_token"])[0] == 200
+    st, _ = authed(a, "POST", "/api/v1/auth/logout", doc["access_token"])
+    assert st == 204
+    assert me(a, doc["access_token"])[0] == 401  # at once on the node that revoked
+    time.sleep(1.2)
+    assert me(b, doc["access_token"])[0] == 401  # within session-cache on the other

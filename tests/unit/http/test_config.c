@@ -833,6 +833,10 @@ static void usage_lists_every_setting_with_its_default_and_variable(void **state
         "refresh-ttl",
         "argon2-memory",
         "argon2-time",
+        "login-delay-after",
+        "login-lock-after",
+        "login-lock-time",
+        "session-cache",
         "hash-concurrency",
     };
     gly_buf b;

@@ -110,14 +110,14 @@ static const gly_field user_fields[] = {
     GLY_FIELD_STR("updated"),
     GLY_FIELD_END,
 };
-static const gly_schema user_schema = {.fields = user_fields, .additional = true};
+const gly_schema gly__user_schema = {.fields = user_fields, .additional = true};
 
 static const gly_field tokens_fields[] = {
     GLY_FIELD_STR("access_token"),
     GLY_FIELD_STR("token_type"),
     GLY_FIELD_INT("expires_in"),
     GLY_FIELD_STR("refresh_token"),
-    GLY_FIELD_OBJ("user", .schema = &user_schema),
+    GLY_FIELD_OBJ("user", .schema = &gly__user_schema),
     GLY_FIELD_END,
 };
 static const gly_schema tokens_schema = {.fields = tokens_fields, .additional = true};
@@ -133,7 +133,7 @@ void gly__iso_now(char out[25])
     gly_iso_time_format(gly_wall_ms(), out);
 }
 
-static int64_t now_s(void)
+int64_t gly__now_s(void)
 {
     return gly_wall_ms() / 1000;
 }
@@ -148,14 +148,14 @@ void gly__new_id(char out[16])
 }
 
 /* SHA-256 of p[0..n) as 64 hex digits. */
-static void sha256_hex(const void *p, size_t n, char out[65])
+void gly__sha256_hex(const void *p, size_t n, char out[65])
 {
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, p, n);
     sodium_bin2hex(out, 65, h, sizeof h);
 }
 
-static char *lower_dup(gly_req *req, gly_str s)
+char *gly__lower_dup(gly_req *req, gly_str s)
 {
     char *out = gly_arena_strndup(gly_req_arena(req), s.p, s.n);
     if (out)
@@ -164,7 +164,7 @@ static char *lower_dup(gly_req *req, gly_str s)
     return out;
 }
 
-static gly_str member(const gly_jv *body, const char *name)
+gly_str gly__member(const gly_jv *body, const char *name)
 {
     return gly_jv_str(gly_jv_get(body, name));
 }
@@ -225,7 +225,7 @@ void gly__audit(gly_req *req, const char *event, const char *user_id, const char
         gly_log_error("audit %s not recorded: %s", event, gly_err_name((int)rc));
 }
 
-static int unauthorized(gly_req *req, const char *code, const char *detail)
+int gly__unauthorized(gly_req *req, const char *code, const char *detail)
 {
     gly_set_header(req, "WWW-Authenticate", "Bearer realm=\"galley\"");
     return gly_problem(req, 401, code, detail);
@@ -253,13 +253,13 @@ static int new_refresh(gly_req *req, const char *session, const char *user_id, c
     sodium_memzero(raw, sizeof raw);
     if (rc < 0 || gly_buf_putc(&b, '\0') < 0)
         return GLY_ENOMEM;
-    sha256_hex(out, strlen(out), hash);
+    gly__sha256_hex(out, strlen(out), hash);
     int64_t n = gly_db_exec(req,
                             "-- name: refresh_insert\n"
                             "INSERT INTO auth_refresh_tokens (token_hash, session_id, user_id, "
                             "expires) VALUES ($1, $2, $3, $4)",
                             GLY_TEXT(hash), GLY_TEXT(session), GLY_TEXT(user_id),
-                            GLY_I64(now_s() + cfg->refresh_ttl_ms / 1000));
+                            GLY_I64(gly__now_s() + cfg->refresh_ttl_ms / 1000));
     return n < 0 ? (int)n : 0;
 }
 
@@ -270,7 +270,7 @@ static int sign_access(gly_req *req, const char *user_id, const char *role, cons
     const gly_config *cfg = gly_app_config(gly_req_app(req));
     char jti[ID_LEN + 1];
     gly__new_id(jti);
-    int64_t now = now_s();
+    int64_t now = gly__now_s();
     gly_jwt_claims c = {.sub = user_id,
                         .iss = cfg->jwt_issuer,
                         .aud = cfg->jwt_audience,
@@ -325,7 +325,7 @@ static int send_tokens(gly_req *req, const struct issued *t, const gly_row *user
 static int verify_cached(gly_req *req, struct auth *au, const gly_config *cfg, gly_str token,
                          gly_jwt_claims *c, const char **why)
 {
-    int64_t now = now_s();
+    int64_t now = gly__now_s();
     struct token_cache *tc = &au->tokens[gly_req_worker(req)];
     uint64_t h = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < token.n; i++)
@@ -421,12 +421,22 @@ static int check_session(gly_req *req, struct auth *au, const gly_config *cfg,
 static int auth_mw(gly_req *req)
 {
     gly_str h = gly_req_header(req, "Authorization"), key = gly_req_header(req, "X-API-Key");
-    if (!h.p && !key.p)
+    if (!h.p && !key.p) {
+        /* a browser's session cookie, or nobody */
+        struct auth_ctx *cctx = NULL;
+        int crc = gly__cookie_auth(req, &cctx);
+        if (crc < 0)
+            return crc;
+        if (crc == 2)
+            return 0;
+        if (crc == 1)
+            gly_req_set_slot(req, GLY_SLOT_AUTH, cctx);
         return gly_next(req);
+    }
     struct auth *au = gly__auth_of(gly_req_app(req));
     const gly_config *cfg = gly_app_config(gly_req_app(req));
     if (h.p && (h.n < 8 || strncasecmp(h.p, "Bearer ", 7) != 0))
-        return unauthorized(req, "invalid-token", "Use Authorization: Bearer <access token>.");
+        return gly__unauthorized(req, "invalid-token", "Use Authorization: Bearer <access token>.");
     if (h.p && key.p)
         return gly_problem(req, 400, "two-credentials",
                            "Send either Authorization or X-API-Key, not both.");
@@ -436,7 +446,7 @@ static int auth_mw(gly_req *req)
         struct auth_ctx *kctx = NULL;
         int krc = gly__apikey_auth(req, bearer, &kctx);
         if (krc == GLY_EACCES)
-            return unauthorized(req, "invalid-api-key", "The API key is not valid.");
+            return gly__unauthorized(req, "invalid-api-key", "The API key is not valid.");
         if (krc < 0)
             return krc;
         gly_req_set_slot(req, GLY_SLOT_AUTH, kctx);
@@ -450,14 +460,14 @@ static int auth_mw(gly_req *req)
     if (rc < 0) {
         gly_log_debug("access token refused: %s", why ? why : gly_err_name(rc));
         bool expired = rc == GLY_ETIMEDOUT && why && strcmp(why, "expired") == 0;
-        return unauthorized(req, expired ? "token-expired" : "invalid-token",
-                            expired ? "The access token has expired."
-                                    : "The access token is not valid.");
+        return gly__unauthorized(req, expired ? "token-expired" : "invalid-token",
+                                 expired ? "The access token has expired."
+                                         : "The access token is not valid.");
     }
     gly_row *row;
     rc = check_session(req, au, cfg, &c, &row);
     if (rc == GLY_ENOTFOUND)
-        return unauthorized(req, "invalid-token", "The session has ended.");
+        return gly__unauthorized(req, "invalid-token", "The session has ended.");
     if (rc < 0)
         return rc;
     struct auth_ctx *ctx = gly_alloc(req, sizeof *ctx);
@@ -481,7 +491,7 @@ const gly_auth_user *gly_auth_require(gly_req *req)
 {
     const gly_auth_user *u = gly_auth(req);
     if (!u)
-        unauthorized(req, "unauthenticated", "This needs an access token.");
+        gly__unauthorized(req, "unauthenticated", "This needs an access token.");
     return u;
 }
 
@@ -505,8 +515,8 @@ static int do_register(gly_req *req)
     gly_jv *body = gly_req_valid_json(req, &register_schema);
     if (!body)
         return 0;
-    char *email = lower_dup(req, member(body, "email"));
-    gly_str password = member(body, "password"), name = member(body, "name");
+    char *email = gly__lower_dup(req, gly__member(body, "email"));
+    gly_str password = gly__member(body, "password"), name = gly__member(body, "name");
     if (!email)
         return GLY_ENOMEM;
     const char *message, *code = gly_password_policy(password.p, password.n, email, &message);
@@ -550,13 +560,14 @@ int gly__open_session(gly_req *req, const gly_row *u)
     const char *user_id = gly_row_str(u, "id").p, *role = gly_row_str(u, "role").p;
     gly_str ua = gly_req_header(req, "User-Agent");
     const char *ip = gly_req_client_ip(req);
-    int64_t n = gly_db_exec(req,
-                            "-- name: session_insert\n"
-                            "INSERT INTO auth_sessions (id, user_id, created, expires, ip, "
-                            "user_agent) VALUES ($1, $2, $3, $4, $5, $6)",
-                            GLY_TEXT(sid), GLY_TEXT(user_id), GLY_TEXT(now),
-                            GLY_I64(now_s() + cfg->refresh_ttl_ms / 1000), GLY_TEXT(ip ? ip : ""),
-                            GLY_TEXTN(ua.p ? ua.p : "", ua.p ? (ua.n > 512 ? 512 : ua.n) : 0));
+    int64_t n =
+        gly_db_exec(req,
+                    "-- name: session_insert\n"
+                    "INSERT INTO auth_sessions (id, user_id, created, expires, ip, "
+                    "user_agent) VALUES ($1, $2, $3, $4, $5, $6)",
+                    GLY_TEXT(sid), GLY_TEXT(user_id), GLY_TEXT(now),
+                    GLY_I64(gly__now_s() + cfg->refresh_ttl_ms / 1000), GLY_TEXT(ip ? ip : ""),
+                    GLY_TEXTN(ua.p ? ua.p : "", ua.p ? (ua.n > 512 ? 512 : ua.n) : 0));
     if (n < 0)
         return (int)n;
     struct issued t;
@@ -576,8 +587,8 @@ static int do_login(gly_req *req)
     gly_jv *body = gly_req_valid_json(req, &login_schema);
     if (!body)
         return 0;
-    char *email = lower_dup(req, member(body, "email"));
-    gly_str password = member(body, "password");
+    char *email = gly__lower_dup(req, gly__member(body, "email"));
+    gly_str password = gly__member(body, "password");
     if (!email)
         return GLY_ENOMEM;
     int64_t retry;
@@ -606,7 +617,7 @@ static int do_login(gly_req *req)
         gly__audit(req, "login_failure", hash ? gly_row_str(u, "id").p : NULL,
                    hash && ok ? "disabled" : "bad credentials");
         gly__throttle_fail(req, email);
-        return unauthorized(req, "invalid-credentials", "The email or the password is wrong.");
+        return gly__unauthorized(req, "invalid-credentials", "The email or the password is wrong.");
     }
     const char *id = gly_row_str(u, "id").p;
     if (rehash) {
@@ -633,16 +644,10 @@ static int do_login(gly_req *req)
     return gly__open_session(req, u);
 }
 
-struct spend {
-    const char *hash;
-    const char *session, *user_id; /* out */
-    bool reused, expired;
-};
-
 /* Spends a refresh token; a spent one revokes its session (committed, then refused). */
-static int spend_refresh(gly_req *req, void *arg)
+int gly__spend_refresh(gly_req *req, void *arg)
 {
-    struct spend *sp = arg;
+    struct gly__spend *sp = arg;
     gly_row *t;
     int rc = gly_db_one(req, &t,
                         "-- name: refresh_spend\n"
@@ -667,7 +672,7 @@ static int spend_refresh(gly_req *req, void *arg)
         return rc;
     sp->session = gly_row_str(t, "session_id").p;
     sp->user_id = gly_row_str(t, "user_id").p;
-    sp->expired = gly_row_i64(t, "expires") <= now_s();
+    sp->expired = gly_row_i64(t, "expires") <= gly__now_s();
     return 0;
 }
 
@@ -677,22 +682,22 @@ static int do_refresh(gly_req *req)
     gly_jv *body = gly_req_valid_json(req, &refresh_schema);
     if (!body)
         return 0;
-    gly_str token = member(body, "refresh_token");
+    gly_str token = gly__member(body, "refresh_token");
     char hash[65];
-    sha256_hex(token.p, token.n, hash);
-    struct spend sp = {.hash = hash};
-    int rc = gly_db_tx(req, spend_refresh, &sp);
+    gly__sha256_hex(token.p, token.n, hash);
+    struct gly__spend sp = {.hash = hash};
+    int rc = gly_db_tx(req, gly__spend_refresh, &sp);
     if (rc == GLY_ENOTFOUND)
-        return unauthorized(req, "invalid-token", "The refresh token is not valid.");
+        return gly__unauthorized(req, "invalid-token", "The refresh token is not valid.");
     if (rc < 0)
         return rc;
     if (sp.reused) {
         gly__audit(req, "refresh_reuse", NULL, sp.session);
         gly_log_warn("a spent refresh token was presented again: session %s revoked", sp.session);
-        return unauthorized(req, "invalid-token", "The refresh token is not valid.");
+        return gly__unauthorized(req, "invalid-token", "The refresh token is not valid.");
     }
     if (sp.expired)
-        return unauthorized(req, "token-expired", "The refresh token has expired.");
+        return gly__unauthorized(req, "token-expired", "The refresh token has expired.");
     gly_row *u;
     rc = gly_db_one(req, &u,
                     "-- name: refresh_user\n"
@@ -700,7 +705,7 @@ static int do_refresh(gly_req *req)
                     "EXISTS (SELECT 1 FROM auth_sessions s WHERE s.id = $2 AND s.revoked = 0)",
                     GLY_TEXT(sp.user_id), GLY_TEXT(sp.session));
     if (rc == GLY_ENOTFOUND)
-        return unauthorized(req, "invalid-token", "The session has ended.");
+        return gly__unauthorized(req, "invalid-token", "The session has ended.");
     if (rc < 0)
         return rc;
     struct issued t;
@@ -757,7 +762,7 @@ static int do_password(gly_req *req)
     gly_jv *body = gly_req_valid_json(req, &password_schema);
     if (!body)
         return 0;
-    gly_str cur = member(body, "current_password"), next = member(body, "new_password");
+    gly_str cur = gly__member(body, "current_password"), next = gly__member(body, "new_password");
     gly_row *u;
     int rc = gly_db_one(req, &u, "SELECT email, password_hash FROM users WHERE id = $1",
                         GLY_TEXT(me->id));
@@ -945,7 +950,7 @@ int gly_auth_use(gly_app *app)
                              .tags = tags,
                              .operation_id = "register",
                              .request = &register_schema,
-                             .response = &user_schema,
+                             .response = &gly__user_schema,
                              .status = 201});
     gly_post(app, "/api/v1/auth/login", do_login);
     gly_route_doc(app, "POST", "/api/v1/auth/login",
@@ -971,9 +976,10 @@ int gly_auth_use(gly_app *app)
                   &(gly_doc){.summary = "The user of the access token",
                              .tags = tags,
                              .operation_id = "me",
-                             .response = &user_schema});
+                             .response = &gly__user_schema});
     if ((rc = gly__admin_routes(app)) < 0 || (rc = gly__apikeys_init(app)) < 0 ||
-        (rc = gly__mfa_init(app)) < 0)
+        (rc = gly__mfa_init(app)) < 0 || (rc = gly__cookies_init(app)) < 0 ||
+        (rc = gly__mail_init(app)) < 0)
         return rc;
     gly_post(app, "/api/v1/auth/password", do_password);
     gly_route_doc(app, "POST", "/api/v1/auth/password",

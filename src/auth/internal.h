@@ -77,7 +77,22 @@ struct auth_ctx {
     const char *scopes;
 };
 
-/* auth.c: shared with admin.c, apikeys.c, mfa.c */
+/* auth.c: shared with admin.c, apikeys.c, mfa.c, cookies.c, mail.c */
+extern const gly_schema gly__user_schema; /* the user object, for route docs */
+int64_t gly__now_s(void);
+void gly__sha256_hex(const void *p, size_t n, char out[65]);
+char *gly__lower_dup(gly_req *req, gly_str s);             /* into the request's arena */
+gly_str gly__member(const gly_jv *body, const char *name); /* a string member, or absent */
+int gly__unauthorized(gly_req *req, const char *code, const char *detail); /* 401 + Bearer */
+
+/* Spends a refresh token in a transaction (gly_db_tx(req, gly__spend_refresh, &sp)); a
+ * spent token presented again revokes its session (reused set). GLY_ENOTFOUND: never issued. */
+struct gly__spend {
+    const char *hash;
+    const char *session, *user_id; /* out */
+    bool reused, expired;
+};
+int gly__spend_refresh(gly_req *req, void *arg);
 void gly__auth_revoked(gly_app *app); /* call after any revocation or change of a user */
 int gly__open_session(gly_req *req, const gly_row *user); /* answers 200 with tokens */
 #define GLY_AUTH_USER_COLS "id, email, name, role, email_verified, created, updated"
@@ -101,6 +116,24 @@ int gly__admin_routes(gly_app *app);
 int gly__apikeys_init(gly_app *app);
 bool gly__apikey_like(gly_str token);
 int gly__apikey_auth(gly_req *req, gly_str key, struct auth_ctx **out);
+
+/*
+ * cookies.c: browser sessions. init adds its migrations (module
+ * "auth_cookies") and routes. The middleware calls cookie_auth for a request
+ * with neither Authorization nor X-API-Key: 0 when it carries no session
+ * cookie (anonymous), 1 with *out set when the cookie is good (and, for an
+ * unsafe method, the CSRF defence passed), 2 after answering (401 for a bad
+ * or revoked cookie, 403 for a CSRF failure), or an error.
+ */
+int gly__cookies_init(gly_app *app);
+int gly__cookie_auth(gly_req *req, struct auth_ctx **out);
+
+/*
+ * mail.c: email verification, password reset, email change, account
+ * deletion, and the outbox that delivers their emails. init adds its
+ * migrations (module "auth_mail"), routes and the delivery loop.
+ */
+int gly__mail_init(gly_app *app);
 
 /*
  * mfa.c: its migrations (module "auth_mfa") and routes; and the login's

@@ -176,27 +176,9 @@ static enum code_kind read_code(gly_str in, char out[RECOVERY_LEN + 1])
     return n == RECOVERY_LEN ? CODE_RECOVERY : CODE_BAD;
 }
 
-static void sha256_hex(const void *p, size_t n, char out[65])
-{
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, p, n);
-    sodium_bin2hex(out, 65, h, sizeof h);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
-
-static gly_str member(const gly_jv *body, const char *name)
-{
-    return gly_jv_str(gly_jv_get(body, name));
-}
-
-static int unauthorized(gly_req *req, const char *code, const char *detail)
-{
-    gly_set_header(req, "WWW-Authenticate", "Bearer realm=\"galley\"");
-    return gly_problem(req, 401, code, detail);
-}
 
 /* The request's user, logged in with a session (not an API key), or NULL after answering. */
 static const gly_auth_user *session_user(gly_req *req)
@@ -346,7 +328,7 @@ static int spend_code(gly_req *req, const gly_row *t, gly_str typed, enum outcom
     }
     if (kind == CODE_RECOVERY) {
         char hash[65];
-        sha256_hex(code, RECOVERY_LEN, hash);
+        gly__sha256_hex(code, RECOVERY_LEN, hash);
         sodium_memzero(code, sizeof code);
         int64_t n =
             gly_db_exec(req,
@@ -397,7 +379,7 @@ int gly__mfa_login(gly_req *req, const gly_row *user)
     sodium_memzero(raw, sizeof raw);
     if (rc < 0 || gly_buf_putc(&tb, '\0') < 0)
         return GLY_ENOMEM;
-    sha256_hex(ticket, strlen(ticket), hash);
+    gly__sha256_hex(ticket, strlen(ticket), hash);
     int64_t now = now_s();
     int64_t n =
         gly_db_exec(req, "-- name: mfa_ticket_gc\nDELETE FROM auth_mfa_tickets WHERE expires < $1",
@@ -491,25 +473,25 @@ static int do_login_mfa(gly_req *req)
     gly_jv *body = gly_req_valid_json(req, &ticket_schema);
     if (!body)
         return 0;
-    gly_str ticket = member(body, "mfa_ticket");
+    gly_str ticket = gly__member(body, "mfa_ticket");
     char hash[65];
-    sha256_hex(ticket.p, ticket.n, hash);
-    struct second s = {.hash = hash, .code = member(body, "code")};
+    gly__sha256_hex(ticket.p, ticket.n, hash);
+    struct second s = {.hash = hash, .code = gly__member(body, "code")};
     int rc = gly_db_tx(req, second_step, &s);
     if (rc < 0)
         return rc;
     switch (s.out) {
     case BAD_TICKET:
         gly__audit(req, "mfa_failure", s.user_id, "bad ticket");
-        return unauthorized(req, "invalid-ticket",
-                            "The MFA ticket is not valid or has expired: log in again.");
+        return gly__unauthorized(req, "invalid-ticket",
+                                 "The MFA ticket is not valid or has expired: log in again.");
     case REPLAY:
         gly__audit(req, "mfa_replay", s.user_id, "login");
         gly_log_warn("a TOTP code of user %s was presented again and refused", s.user_id);
-        return unauthorized(req, "invalid-code", "The code is not valid.");
+        return gly__unauthorized(req, "invalid-code", "The code is not valid.");
     case BAD_CODE:
         gly__audit(req, "mfa_failure", s.user_id, "login");
-        return unauthorized(req, "invalid-code", "The code is not valid.");
+        return gly__unauthorized(req, "invalid-code", "The code is not valid.");
     case OK_RECOVERY: {
         char detail[32];
         snprintf(detail, sizeof detail, "%lld left", (long long)s.left);
@@ -673,9 +655,9 @@ static int do_verify(gly_req *req)
         for (int k = 0; k < RECOVERY_LEN; k++)
             codes[i][k] = recovery_alphabet[randombytes_uniform(32)];
         codes[i][RECOVERY_LEN] = '\0';
-        sha256_hex(codes[i], RECOVERY_LEN, hashes[i]);
+        gly__sha256_hex(codes[i], RECOVERY_LEN, hashes[i]);
     }
-    struct enable e = {.user_id = me->id, .code = member(body, "code"), .hashes = hashes};
+    struct enable e = {.user_id = me->id, .code = gly__member(body, "code"), .hashes = hashes};
     int rc = gly_db_tx(req, enable_tx, &e);
     if (rc < 0)
         goto done;
@@ -779,7 +761,7 @@ static int do_disable(gly_req *req)
     gly_jv *body = gly_req_valid_json(req, &code_schema);
     if (!body)
         return 0;
-    struct disable d = {.user_id = me->id, .code = member(body, "code")};
+    struct disable d = {.user_id = me->id, .code = gly__member(body, "code")};
     int rc = gly_db_tx(req, disable_tx, &d);
     if (rc < 0)
         return rc;

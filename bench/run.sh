@@ -25,6 +25,7 @@
 #   NO_INSTALL=1    do not apt-get / npm install (--no-install)
 #   IDLE_CONNS [10000]  connections for idle_conns.py (0 skips it)
 #   HTTP [1]        0 skips the plaintext/json run (run-peers.sh) and idle_conns.py
+#   AUTH [1]        0 skips bench/auth.sh (GET /api/v1/auth/me vs /json; a login storm)
 #   DB [1]          0 skips the database tests; DB_POOL [8] PostgreSQL connections
 #                   of galley (--db-pool-min/max) and of the Node peer (one worker each)
 #   PG_BIN [/usr/lib/postgresql/15/bin]   PG_PORT [25432] first port tried
@@ -215,4 +216,6 @@ db_bench() {
 
 [ "${HTTP:-1}" = 0 ] || http_bench
 [ "${DB:-1}" = 0 ] || db_bench
+# the auth figures: /api/v1/auth/me against /json, and /health/live during a login storm
+[ "${AUTH:-1}" = 0 ] || bash "$REPO/bench/auth.sh" "$BUILD"
 exit 0

@@ -316,6 +316,21 @@ GLY_EXTERN bool gly_path_i64(gly_req *req, const char *name, int64_t *out);
  */
 GLY_EXTERN gly_str gly_req_query_param(gly_req *req, const char *name);
 
+/*
+ * Finds the cookie called name in one Cookie field value (RFC 6265 4.2.1:
+ * "name=value" pairs separated by ';'; white space around pairs and values
+ * is ignored, a value in double quotes loses them, pairs without '=' are
+ * skipped, the first of two equal names counts). Returns true with *value
+ * pointing into field; its shape is the caller's to check.
+ */
+GLY_EXTERN bool gly_cookie_find(gly_str field, const char *name, gly_str *value);
+
+/*
+ * The request's cookie called name, from any of its Cookie fields (a field
+ * longer than 32 KiB is not read), or the absent slice.
+ */
+GLY_EXTERN gly_str gly_req_cookie(gly_req *req, const char *name);
+
 /* The request body (dechunked), complete. Empty (not absent) when there is none. */
 GLY_EXTERN gly_str gly_req_body(const gly_req *req);
 

@@ -26,13 +26,12 @@
 
 #include "auth/internal.h"
 
-#define COOKIE_NAME   "__Host-galley_session"
-#define SECRET_BYTES  32
-#define TOKEN_LEN     43 /* base64url of 32 bytes, unpadded */
-#define CSRF_LABEL    "galley csrf v1:"
-#define COOKIE_ATTRS  "; Path=/; HttpOnly; Secure; SameSite=Lax"
-#define MAX_ORIGIN    512
-#define MAX_COOKIE_HD 32768 /* a Cookie field longer than this is not read */
+#define COOKIE_NAME  "__Host-galley_session"
+#define SECRET_BYTES 32
+#define TOKEN_LEN    43 /* base64url of 32 bytes, unpadded */
+#define CSRF_LABEL   "galley csrf v1:"
+#define COOKIE_ATTRS "; Path=/; HttpOnly; Secure; SameSite=Lax"
+#define MAX_ORIGIN   512
 
 static const gly_migration migrations[] = {
     {1, "browser sessions",
@@ -130,59 +129,11 @@ static bool is_token_char(char c)
            c == '_';
 }
 
-/*
- * Finds the session cookie in one Cookie field (RFC 6265 section 4.2.1:
- * "name=value" pairs separated by "; "). Returns 1 with *value (which may be
- * malformed: the caller checks its shape), 0 when the field has none.
- * Pairs without '=' are skipped; the first of two session cookies counts.
- */
-static int find_cookie(gly_str field, gly_str *value)
-{
-    static const char name[] = COOKIE_NAME;
-    const size_t nlen = sizeof name - 1;
-    size_t i = 0;
-    while (i < field.n) {
-        while (i < field.n && (field.p[i] == ' ' || field.p[i] == '\t'))
-            i++;
-        size_t start = i;
-        while (i < field.n && field.p[i] != ';')
-            i++;
-        size_t end = i;
-        i++; /* past ';' */
-        while (end > start && (field.p[end - 1] == ' ' || field.p[end - 1] == '\t'))
-            end--;
-        const char *eq = memchr(field.p + start, '=', end - start);
-        if (!eq)
-            continue;
-        size_t klen = (size_t)(eq - (field.p + start));
-        while (klen > 0 && (field.p[start + klen - 1] == ' ' || field.p[start + klen - 1] == '\t'))
-            klen--;
-        if (klen != nlen || memcmp(field.p + start, name, nlen) != 0)
-            continue;
-        const char *v = eq + 1, *ve = field.p + end;
-        while (v < ve && (*v == ' ' || *v == '\t'))
-            v++;
-        if (ve - v >= 2 && v[0] == '"' && ve[-1] == '"')
-            v++, ve--;
-        *value = (gly_str){v, (size_t)(ve - v)};
-        return 1;
-    }
-    return 0;
-}
-
 /* The session cookie among the request's Cookie fields: 1 with *value, 0 when none. */
 static int session_cookie(gly_req *req, gly_str *value)
 {
-    unsigned n = gly_req_header_count(req);
-    for (unsigned i = 0; i < n; i++) {
-        gly_str name, v;
-        gly_req_header_at(req, i, &name, &v);
-        if (name.n != 6 || strncasecmp(name.p, "cookie", 6) != 0 || v.n > MAX_COOKIE_HD)
-            continue;
-        if (find_cookie(v, value))
-            return 1;
-    }
-    return 0;
+    *value = gly_req_cookie(req, COOKIE_NAME);
+    return value->p != NULL;
 }
 
 static bool well_formed(gly_str token)

@@ -540,6 +540,57 @@ bool gly_path_i64(gly_req *req, const char *name, int64_t *out)
     return true;
 }
 
+static bool cookie_ws(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+bool gly_cookie_find(gly_str field, const char *name, gly_str *value)
+{
+    const size_t nlen = strlen(name);
+    size_t i = 0;
+    while (i < field.n) {
+        while (i < field.n && cookie_ws(field.p[i]))
+            i++;
+        size_t start = i;
+        while (i < field.n && field.p[i] != ';')
+            i++;
+        size_t end = i++; /* past ';' */
+        while (end > start && cookie_ws(field.p[end - 1]))
+            end--;
+        const char *eq = memchr(field.p + start, '=', end - start);
+        if (!eq)
+            continue;
+        size_t klen = (size_t)(eq - (field.p + start));
+        while (klen > 0 && cookie_ws(field.p[start + klen - 1]))
+            klen--;
+        if (klen != nlen || memcmp(field.p + start, name, nlen) != 0)
+            continue;
+        const char *v = eq + 1, *ve = field.p + end;
+        while (v < ve && cookie_ws(*v))
+            v++;
+        if (ve - v >= 2 && v[0] == '"' && ve[-1] == '"') {
+            v++;
+            ve--;
+        }
+        *value = (gly_str){v, (size_t)(ve - v)};
+        return true;
+    }
+    return false;
+}
+
+gly_str gly_req_cookie(gly_req *req, const char *name)
+{
+    gly_str value;
+    for (unsigned i = 0; i < req->head.nheaders; i++) {
+        const struct gly_http_header *h = &req->head.headers[i];
+        if (h->name.n == 6 && strncasecmp(h->name.p, "cookie", 6) == 0 && h->value.n <= 32768 &&
+            gly_cookie_find(h->value, name, &value))
+            return value;
+    }
+    return GLY_STR_NULL;
+}
+
 gly_str gly_req_query_param(gly_req *req, const char *name)
 {
     gly_str q = req->head.query;

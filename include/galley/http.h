@@ -115,6 +115,9 @@ typedef struct gly_config {
     unsigned login_lock_after;  /* 10: failed logins that lock the account (429) */
     unsigned login_lock_ms;     /* 15 min: how long a lock lasts */
     unsigned session_cache_ms;  /* 2 s: how long a worker trusts a checked session; 0: off */
+    char smtp_url[1024];        /* "": development, emails to DATA/mail (a secret) */
+    char mail_from[256];        /* "Galley <no-reply@localhost>" */
+    char public_url[512];       /* "http://127.0.0.1:8090": the base of links in emails */
 } gly_config;
 
 /* Fills *cfg with the defaults. */

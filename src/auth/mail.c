@@ -74,7 +74,7 @@ static const gly_migration migrations[] = {
      NULL, NULL},
 };
 
-/* The settings, from the environment at init (the same for every app of the process). */
+/* The settings smtp-url, mail-from, public-url, read at init (one set per process). */
 static struct {
     char smtp_url[1024]; /* "": development, files in DATA/mail (a secret: never logged) */
     char from[256];      /* the From field */
@@ -898,25 +898,23 @@ static int delete_me(gly_req *req)
 
 static int read_conf(const gly_config *cfg)
 {
-    const char *url = getenv("GALLEY_SMTP_URL"), *from = getenv("GALLEY_MAIL_FROM"),
-               *pub = getenv("GALLEY_PUBLIC_URL");
-    if (!from || !*from)
+    /* the settings smtp-url, mail-from, public-url (GALLEY_SMTP_URL, ... in the environment) */
+    const char *url = cfg->smtp_url, *from = cfg->mail_from, *pub = cfg->public_url;
+    if (!*from)
         from = "Galley <no-reply@localhost>";
-    if (!pub || !*pub)
+    if (!*pub)
         pub = "http://127.0.0.1:8090";
-    if (!url)
-        url = "";
     if (strlen(url) >= sizeof conf.smtp_url || strlen(from) >= sizeof conf.from ||
         strlen(pub) >= sizeof conf.public_url) {
-        gly_log_error("GALLEY_SMTP_URL, GALLEY_MAIL_FROM or GALLEY_PUBLIC_URL is too long");
+        gly_log_error("smtp-url, mail-from or public-url is too long");
         return GLY_EINVAL;
     }
     if (*url && strncmp(url, "smtp://", 7) != 0 && strncmp(url, "smtps://", 8) != 0) {
-        gly_log_error("GALLEY_SMTP_URL must start with smtp:// or smtps://");
+        gly_log_error("smtp-url must start with smtp:// or smtps://");
         return GLY_EINVAL;
     }
     if (!header_safe(from) || !header_safe(pub) || !header_safe(url)) {
-        gly_log_error("GALLEY_MAIL_FROM, GALLEY_PUBLIC_URL or GALLEY_SMTP_URL has a control "
+        gly_log_error("mail-from, public-url or smtp-url has a control "
                       "character");
         return GLY_EINVAL;
     }
@@ -926,7 +924,7 @@ static int read_conf(const gly_config *cfg)
     size_t an = lt && gt ? (size_t)(gt - lt - 1) : strlen(from);
     if (an == 0 || an >= sizeof conf.from_addr || !memchr(a, '@', an) || memchr(a, '<', an) ||
         memchr(a, '>', an) || memchr(a, ' ', an)) {
-        gly_log_error("GALLEY_MAIL_FROM has no address (\"Name <user@host>\" or user@host)");
+        gly_log_error("mail-from has no address (\"Name <user@host>\" or user@host)");
         return GLY_EINVAL;
     }
     snprintf(conf.smtp_url, sizeof conf.smtp_url, "%s", url);

@@ -77,6 +77,7 @@ static bool proxies_check(const char *value, char *why, size_t whylen);
 static bool dburl_check(const char *value, char *why, size_t whylen);
 static bool dir_check(const char *value, char *why, size_t whylen);
 static bool jwt_secret_check(const char *value, char *why, size_t whylen);
+static bool smtp_check(const char *value, char *why, size_t whylen);
 
 static const struct setting settings[] = {
     {"http", T_ADDR, FIELD(http), 0, 0, "HOST:PORT", "127.0.0.1:8090",
@@ -176,6 +177,12 @@ static const struct setting settings[] = {
      "how long a worker trusts a session it checked (revocations on other nodes take this "
      "long); 0 = ask the database on every request",
      NULL},
+    {"smtp-url", T_SECRET, FIELD(smtp_url), 0, 0, "URL", "",
+     "smtp[s]://[user:pass@]host[:port] for outgoing email; none = files in DATA/mail", smtp_check},
+    {"mail-from", T_STR, FIELD(mail_from), 0, 0, "TEXT", "Galley <no-reply@localhost>",
+     "the From of outgoing email", NULL},
+    {"public-url", T_STR, FIELD(public_url), 0, 0, "URL", "http://127.0.0.1:8090",
+     "the public base URL, for links in emails", NULL},
     {"hash-concurrency", T_UINT, FIELD(hash_concurrency), 0, 1024, "N", "0",
      "password hashes at once; 0 = the CPUs but one (more wait, then 503)", NULL},
 };
@@ -199,6 +206,14 @@ static bool dburl_check(const char *value, char *why, size_t whylen)
         strncmp(value, "postgresql://", 13) == 0)
         return true;
     snprintf(why, whylen, "expected postgres://... or postgresql://..., or none for SQLite");
+    return false;
+}
+
+static bool smtp_check(const char *value, char *why, size_t whylen)
+{
+    if (!*value || strncmp(value, "smtp://", 7) == 0 || strncmp(value, "smtps://", 8) == 0)
+        return true;
+    snprintf(why, whylen, "expected smtp://... or smtps://..., or none");
     return false;
 }
 

@@ -837,6 +837,9 @@ static void usage_lists_every_setting_with_its_default_and_variable(void **state
         "login-lock-after",
         "login-lock-time",
         "session-cache",
+        "smtp-url",
+        "mail-from",
+        "public-url",
         "hash-concurrency",
     };
     gly_buf b;

@@ -147,8 +147,8 @@ static ssize_t read_password(char *buf, size_t cap)
 /* galley admin create EMAIL [settings] */
 static int admin(int argc, char **argv)
 {
-    if (argc < 3 || strcmp(argv[1], "create") != 0 || argv[2][0] == '-' ||
-        !strchr(argv[2], '@') || strpbrk(argv[2], " \t\r\n") || strlen(argv[2]) > 254) {
+    if (argc < 3 || strcmp(argv[1], "create") != 0 || argv[2][0] == '-' || !strchr(argv[2], '@') ||
+        strpbrk(argv[2], " \t\r\n") || strlen(argv[2]) > 254) {
         fprintf(stderr, "galley admin: expected create EMAIL (an email address)\n");
         return 2;
     }

@@ -5,9 +5,9 @@
 #define GALLEY_H
 
 #include <galley/arena.h>
+#include <galley/auth.h>
 #include <galley/buf.h>
 #include <galley/common.h>
-#include <galley/auth.h>
 #include <galley/db.h>
 #include <galley/http.h>
 #include <galley/json.h>

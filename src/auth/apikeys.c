@@ -5,7 +5,7 @@
  * A key is "gk_" + an 8-character prefix id + "_" + 32 random bytes in
  * base64url. Its SHA-256 is all that is stored (a key is a 256-bit random
  * secret, so a fast hash looked up by equality is enough), with the prefix
- * "gk_XXXXXXXX" that lets its owner tell keys apart. The middleware (auth.c)
+ * ("gk_" and 8 characters) that lets its owner tell keys apart. The middleware (auth.c)
  * takes one as "Authorization: Bearer gk_..." or "X-API-Key: gk_...": one
  * query finds the key and its user (live, not expired, user not disabled),
  * so revoking a key or disabling its user stops it at once.
@@ -85,11 +85,6 @@ static const gly_schema list_schema = {.fields = list_fields};
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
-
-static int64_t now_s(void)
-{
-    return gly_wall_ms() / 1000;
-}
 
 /* A key row as the API shows it; with key, the key itself (only when it is made). */
 static void key_json(gly_json *j, const gly_row *k, const char *key)
@@ -209,7 +204,7 @@ static int create_key(gly_req *req)
     int rc = scope_list(req, gly_jv_get(body, "scopes"), &scopes);
     if (rc != 0)
         return rc < 0 ? rc : 0;
-    int64_t expires_in = 0, now = now_s();
+    int64_t expires_in = 0, now = gly__now_s();
     const gly_jv *ein = gly_jv_get(body, "expires_in");
     if (ein && !gly_jv_i64(ein, &expires_in))
         expires_in = 0;
@@ -359,7 +354,7 @@ int gly__apikey_auth(gly_req *req, gly_str key, struct auth_ctx **out)
                         "k.last_used AS last_used FROM auth_api_keys k JOIN users u ON u.id = "
                         "k.user_id WHERE k.key_hash = $1 AND k.revoked = 0 AND (k.expires = 0 "
                         "OR k.expires > $2) AND u.disabled = 0",
-                        GLY_TEXT(hash), GLY_I64(now_s()));
+                        GLY_TEXT(hash), GLY_I64(gly__now_s()));
     if (rc == GLY_ENOTFOUND)
         return GLY_EACCES;
     if (rc < 0)

@@ -21,8 +21,7 @@
 
 #include "auth/internal.h"
 
-#define REFRESH_BYTES 32
-#define ID_LEN        15
+#define ID_LEN 15
 
 /* ------------------------------------------------------------------------ */
 /* Schema                                                                   */
@@ -240,20 +239,29 @@ struct issued {
     char refresh[64];
 };
 
+int gly__new_secret(char text[GLY_SECRET_LEN + 1], char hash[65])
+{
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof raw);
+    gly_buf b;
+    gly_buf_init(&b, text, GLY_SECRET_LEN + 1, NULL, GLY_SECRET_LEN + 1);
+    int rc = gly_b64url_encode(&b, raw, sizeof raw);
+    sodium_memzero(raw, sizeof raw);
+    if (rc < 0 || b.p != text || b.len != GLY_SECRET_LEN)
+        return rc < 0 ? rc : GLY_EINVAL;
+    text[GLY_SECRET_LEN] = '\0';
+    gly__sha256_hex(text, GLY_SECRET_LEN, hash);
+    return 0;
+}
+
 /* Stores a new refresh token of the session; its text goes to out. */
 static int new_refresh(gly_req *req, const char *session, const char *user_id, char out[64])
 {
     const gly_config *cfg = gly_app_config(gly_req_app(req));
-    unsigned char raw[REFRESH_BYTES];
     char hash[65];
-    randombytes_buf(raw, sizeof raw);
-    gly_buf b;
-    gly_buf_init(&b, out, 64, NULL, 64);
-    int rc = gly_b64url_encode(&b, raw, sizeof raw);
-    sodium_memzero(raw, sizeof raw);
-    if (rc < 0 || gly_buf_putc(&b, '\0') < 0)
-        return GLY_ENOMEM;
-    gly__sha256_hex(out, strlen(out), hash);
+    int rc = gly__new_secret(out, hash);
+    if (rc < 0)
+        return rc;
     int64_t n = gly_db_exec(req,
                             "-- name: refresh_insert\n"
                             "INSERT INTO auth_refresh_tokens (token_hash, session_id, user_id, "

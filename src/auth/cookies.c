@@ -79,11 +79,6 @@ static const gly_schema list_schema = {.fields = list_fields};
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static int64_t now_s(void)
-{
-    return gly_wall_ms() / 1000;
-}
-
 /* base64url of n bytes (at most SECRET_BYTES) into out, NUL-terminated. */
 static int b64(const unsigned char *raw, size_t n, char out[TOKEN_LEN + 1])
 {
@@ -303,7 +298,7 @@ static int do_exchange(gly_req *req)
     if (sp.expired)
         return invalid_refresh(req, "token-expired", "The refresh token has expired.");
     gly_row *u;
-    int64_t now = now_s();
+    int64_t now = gly__now_s();
     rc = gly_db_one(req, &u,
                     "-- name: cookie_user\n"
                     "SELECT u.id AS id, u.email AS email, u.name AS name, u.role AS role, "
@@ -372,7 +367,7 @@ static int do_csrf(gly_req *req)
         rc = gly_problem(req, 400, "no-cookie", "This request is not authenticated by a cookie.");
     else
         rc = send_cookie_doc(req, ctx->row, csrf,
-                             gly_row_i64(ctx->row, "session_expires") - now_s());
+                             gly_row_i64(ctx->row, "session_expires") - gly__now_s());
     sodium_memzero(csrf, sizeof csrf);
     return rc;
 }
@@ -412,7 +407,7 @@ static int list_sessions(gly_req *req)
                         "SELECT id, created, expires, ip, user_agent FROM auth_sessions WHERE "
                         "user_id = $1 AND revoked = 0 AND expires > $2 ORDER BY created DESC, "
                         "id DESC",
-                        GLY_TEXT(me->id), GLY_I64(now_s()));
+                        GLY_TEXT(me->id), GLY_I64(gly__now_s()));
     if (rc < 0)
         return rc;
     gly_buf b;
@@ -506,7 +501,7 @@ int gly__cookie_auth(gly_req *req, struct auth_ctx **out)
                         "s.id = c.session_id JOIN users u ON u.id = s.user_id WHERE "
                         "c.token_hash = $1 AND s.revoked = 0 AND s.expires > $2 AND "
                         "u.disabled = 0",
-                        GLY_TEXT(hash), GLY_I64(now_s()));
+                        GLY_TEXT(hash), GLY_I64(gly__now_s()));
     }
     if (rc == GLY_ENOTFOUND) {
         if ((rc = expire_cookie(req)) < 0)

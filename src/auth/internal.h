@@ -85,6 +85,11 @@ char *gly__lower_dup(gly_req *req, gly_str s);             /* into the request's
 gly_str gly__member(const gly_jv *body, const char *name); /* a string member, or absent */
 int gly__unauthorized(gly_req *req, const char *code, const char *detail); /* 401 + Bearer */
 
+/* A new bearer secret: 32 random bytes as base64url (43 characters and a NUL) in text,
+ * and the SHA-256 hex of that text, which is all that is stored, in hash. */
+#define GLY_SECRET_LEN 43
+int gly__new_secret(char text[GLY_SECRET_LEN + 1], char hash[65]);
+
 /* Spends a refresh token in a transaction (gly_db_tx(req, gly__spend_refresh, &sp)); a
  * spent token presented again revokes its session (reused set). GLY_ENOTFOUND: never issued. */
 struct gly__spend {

@@ -37,8 +37,7 @@
 
 #include "auth/internal.h"
 
-#define TOKEN_BYTES  32
-#define TOKEN_LEN    43 /* base64url of TOKEN_BYTES, unpadded */
+#define TOKEN_LEN    GLY_SECRET_LEN
 #define VERIFY_TTL_S (24 * 3600)
 #define RESET_TTL_S  3600
 #define CHANGE_TTL_S (24 * 3600)
@@ -128,11 +127,6 @@ static const gly_schema accepted_schema = {.fields = accepted_fields};
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static int64_t now_s(void)
-{
-    return gly_wall_ms() / 1000;
-}
-
 /* True when s may stand in a header field: no CR, LF or other control character. */
 static bool header_safe(const char *s)
 {
@@ -165,22 +159,6 @@ static int invalid_token(gly_req *req)
 /* Tokens and the outbox                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* A new token: its text (TOKEN_LEN + NUL) and the hex SHA-256 that is stored. */
-static int new_token(char token[TOKEN_LEN + 1], char hash[65])
-{
-    unsigned char raw[TOKEN_BYTES];
-    randombytes_buf(raw, sizeof raw);
-    gly_buf b;
-    gly_buf_init(&b, token, TOKEN_LEN + 1, NULL, TOKEN_LEN + 1);
-    int rc = gly_b64url_encode(&b, raw, sizeof raw);
-    sodium_memzero(raw, sizeof raw);
-    if (rc < 0 || b.len != TOKEN_LEN)
-        return rc < 0 ? rc : GLY_EINVAL;
-    token[TOKEN_LEN] = '\0';
-    gly__sha256_hex(token, TOKEN_LEN, hash);
-    return 0;
-}
-
 /* A message to queue; id is set by queue_mail. */
 struct mail {
     const char *to, *subject, *body;
@@ -195,12 +173,13 @@ static int queue_mail(gly_req *req, struct mail *m)
     gly__new_id(m->id);
     gly__iso_now(created);
     /* leased: the request delivers it itself, a retry pass leaves it alone meanwhile */
-    int64_t n = gly_db_exec(req,
-                            "-- name: outbox_insert\n"
-                            "INSERT INTO auth_outbox (id, created, to_addr, subject, body, "
-                            "next_attempt) VALUES ($1, $2, $3, $4, $5, $6)",
-                            GLY_TEXT(m->id), GLY_TEXT(created), GLY_TEXT(m->to),
-                            GLY_TEXT(m->subject), GLY_TEXT(m->body), GLY_I64(now_s() + LEASE_S));
+    int64_t n =
+        gly_db_exec(req,
+                    "-- name: outbox_insert\n"
+                    "INSERT INTO auth_outbox (id, created, to_addr, subject, body, "
+                    "next_attempt) VALUES ($1, $2, $3, $4, $5, $6)",
+                    GLY_TEXT(m->id), GLY_TEXT(created), GLY_TEXT(m->to), GLY_TEXT(m->subject),
+                    GLY_TEXT(m->body), GLY_I64(gly__now_s() + LEASE_S));
     return n < 0 ? (int)n : 0;
 }
 
@@ -219,7 +198,7 @@ struct issue {
 static int issue_tx(gly_req *req, void *arg)
 {
     struct issue *is = arg;
-    int64_t now = now_s();
+    int64_t now = gly__now_s();
     gly_row *c;
     int rc = gly_db_one(req, &c,
                         "-- name: mail_token_count\n"
@@ -231,7 +210,7 @@ static int issue_tx(gly_req *req, void *arg)
     if (gly_row_i64(c, "n") >= MAX_PER_HOUR)
         return 1;
     char token[TOKEN_LEN + 1], hash[65];
-    if ((rc = new_token(token, hash)) < 0)
+    if ((rc = gly__new_secret(token, hash)) < 0)
         return rc;
     int64_t n = gly_db_exec(req,
                             "-- name: mail_token_insert\n"
@@ -435,7 +414,7 @@ static int deliver(gly_req *req, const char *id, const char *to, const char *sub
                         "-- name: outbox_failed\n"
                         "UPDATE auth_outbox SET attempts = attempts + 1, last_error = $1, "
                         "next_attempt = $2 WHERE id = $3",
-                        GLY_TEXT(jb.err), GLY_I64(now_s() + wait), GLY_TEXT(id));
+                        GLY_TEXT(jb.err), GLY_I64(gly__now_s() + wait), GLY_TEXT(id));
     }
     if (n < 0)
         gly_log_error("outbox row %s not updated: %s", id, gly_err_name((int)n));
@@ -446,7 +425,7 @@ static int deliver(gly_req *req, const char *id, const char *to, const char *sub
 static void retry_due(gly_req *req)
 {
     gly_res *res;
-    int64_t now = now_s();
+    int64_t now = gly__now_s();
     int rc = gly_db_all(req, &res,
                         "-- name: outbox_due\n"
                         "SELECT id, to_addr, subject, body, attempts, next_attempt FROM "
@@ -463,7 +442,7 @@ static void retry_due(gly_req *req)
                                 "-- name: outbox_lease\n"
                                 "UPDATE auth_outbox SET next_attempt = $1 WHERE id = $2 AND "
                                 "next_attempt = $3 AND sent IS NULL",
-                                GLY_I64(now_s() + LEASE_S), GLY_TEXT(id),
+                                GLY_I64(gly__now_s() + LEASE_S), GLY_TEXT(id),
                                 GLY_I64(gly_row_i64(r, "next_attempt")));
         if (n != 1)
             continue;
@@ -573,7 +552,7 @@ static int verify_confirm(gly_req *req)
                         "-- name: mail_token_spend\n"
                         "UPDATE auth_tokens SET used = 1 WHERE token_hash = $1 AND kind = $2 AND "
                         "used = 0 AND expires > $3 RETURNING user_id, new_email",
-                        GLY_TEXT(hash), GLY_TEXT("verify"), GLY_I64(now_s()));
+                        GLY_TEXT(hash), GLY_TEXT("verify"), GLY_I64(gly__now_s()));
     if (rc == GLY_ENOTFOUND)
         return invalid_token(req);
     if (rc < 0)
@@ -647,12 +626,12 @@ static int reset_tx(gly_req *req, void *arg)
     struct reset *r = arg;
     char now[25];
     gly__iso_now(now);
-    int64_t n =
-        gly_db_exec(req,
-                    "-- name: reset_spend\n"
-                    "UPDATE auth_tokens SET used = 1 WHERE token_hash = $1 AND kind = $2 "
-                    "AND used = 0 AND expires > $3 AND user_id = $4",
-                    GLY_TEXT(r->hash), GLY_TEXT("reset"), GLY_I64(now_s()), GLY_TEXT(r->user_id));
+    int64_t n = gly_db_exec(req,
+                            "-- name: reset_spend\n"
+                            "UPDATE auth_tokens SET used = 1 WHERE token_hash = $1 AND kind = $2 "
+                            "AND used = 0 AND expires > $3 AND user_id = $4",
+                            GLY_TEXT(r->hash), GLY_TEXT("reset"), GLY_I64(gly__now_s()),
+                            GLY_TEXT(r->user_id));
     if (n < 0)
         return (int)n;
     r->spent = n == 1;
@@ -688,7 +667,7 @@ static int reset_confirm(gly_req *req)
                         "SELECT t.user_id AS user_id, u.email AS email FROM auth_tokens t JOIN "
                         "users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.kind = $2 AND "
                         "t.used = 0 AND t.expires > $3 AND u.email = t.new_email",
-                        GLY_TEXT(hash), GLY_TEXT("reset"), GLY_I64(now_s()));
+                        GLY_TEXT(hash), GLY_TEXT("reset"), GLY_I64(gly__now_s()));
     if (rc == GLY_ENOTFOUND)
         return invalid_token(req);
     if (rc < 0)
@@ -824,7 +803,7 @@ static int change_tx(gly_req *req, void *arg)
                         "-- name: change_spend\n"
                         "UPDATE auth_tokens SET used = 1 WHERE token_hash = $1 AND kind = $2 AND "
                         "used = 0 AND expires > $3 RETURNING user_id, new_email",
-                        GLY_TEXT(c->hash), GLY_TEXT("email_change"), GLY_I64(now_s()));
+                        GLY_TEXT(c->hash), GLY_TEXT("email_change"), GLY_I64(gly__now_s()));
     if (rc < 0)
         return rc;
     char now[25];

@@ -31,7 +31,6 @@
 #define SECRET_BYTES   20 /* RFC 4226 recommends 160 bits */
 #define STEP_S         30
 #define DIGITS         6
-#define TICKET_BYTES   32
 #define TICKET_TTL_S   300
 #define TICKET_TRIES   5 /* failed codes that end a ticket */
 #define RECOVERY_CODES 10
@@ -98,11 +97,6 @@ static const gly_schema recovery_schema = {.fields = recovery_fields};
 /* TOTP                                                                     */
 /* ------------------------------------------------------------------------ */
 
-static int64_t now_s(void)
-{
-    return gly_wall_ms() / 1000;
-}
-
 /* RFC 4226 HOTP of the counter: HMAC-SHA-1, dynamic truncation, DIGITS digits. */
 static int totp_code(const unsigned char *key, size_t keylen, uint64_t step, char out[DIGITS + 1])
 {
@@ -130,7 +124,7 @@ static int64_t totp_match(const char *secret_hex, const char *code)
     size_t keylen = 0;
     if (sodium_hex2bin(key, sizeof key, secret_hex, strlen(secret_hex), NULL, &keylen, NULL) != 0)
         return 0;
-    int64_t now = now_s() / STEP_S, found = 0;
+    int64_t now = gly__now_s() / STEP_S, found = 0;
     for (int64_t s = now - 1; s <= now + 1; s++) {
         char want[DIGITS + 1];
         if (totp_code(key, keylen, (uint64_t)s, want) == 0 &&
@@ -266,7 +260,7 @@ static int qr_svg(gly_buf *b, const char *text)
  */
 static int64_t code_locked(const gly_row *t)
 {
-    int64_t left = gly_row_i64(t, "fail_start") + CODE_WINDOW_S - now_s();
+    int64_t left = gly_row_i64(t, "fail_start") + CODE_WINDOW_S - gly__now_s();
     return gly_row_i64(t, "failures") < CODE_TRIES || left <= 0 ? 0 : left;
 }
 
@@ -278,7 +272,7 @@ static int too_many(gly_req *req, int64_t retry_after)
 
 static void code_failed(gly_req *req, const char *user_id)
 {
-    int64_t now = now_s();
+    int64_t now = gly__now_s();
     gly_db_exec(req,
                 "-- name: mfa_code_fail\n"
                 "UPDATE auth_mfa_totp SET failures = CASE WHEN fail_start <= $2 THEN 1 ELSE "
@@ -370,17 +364,10 @@ int gly__mfa_login(gly_req *req, const gly_row *user)
         return 0;
     if (rc < 0)
         return rc;
-    unsigned char raw[TICKET_BYTES];
-    char ticket[64], hash[65];
-    gly_buf tb;
-    gly_buf_init(&tb, ticket, sizeof ticket, NULL, sizeof ticket);
-    randombytes_buf(raw, sizeof raw);
-    rc = gly_b64url_encode(&tb, raw, sizeof raw);
-    sodium_memzero(raw, sizeof raw);
-    if (rc < 0 || gly_buf_putc(&tb, '\0') < 0)
-        return GLY_ENOMEM;
-    gly__sha256_hex(ticket, strlen(ticket), hash);
-    int64_t now = now_s();
+    char ticket[GLY_SECRET_LEN + 1], hash[65];
+    if ((rc = gly__new_secret(ticket, hash)) < 0)
+        return rc;
+    int64_t now = gly__now_s();
     int64_t n =
         gly_db_exec(req, "-- name: mfa_ticket_gc\nDELETE FROM auth_mfa_tickets WHERE expires < $1",
                     GLY_I64(now));
@@ -435,7 +422,7 @@ static int second_step(gly_req *req, void *arg)
                         "-- name: mfa_ticket_claim\n"
                         "UPDATE auth_mfa_tickets SET used = 1 WHERE ticket_hash = $1 AND used = 0 "
                         "AND expires > $2 AND failures < $3 RETURNING user_id",
-                        GLY_TEXT(s->hash), GLY_I64(now_s()), GLY_I64(TICKET_TRIES));
+                        GLY_TEXT(s->hash), GLY_I64(gly__now_s()), GLY_I64(TICKET_TRIES));
     if (rc == GLY_ENOTFOUND)
         return 0;
     if (rc < 0)
@@ -694,7 +681,7 @@ static int do_verify(gly_req *req)
     gly_json_arr_begin(&j);
     for (int i = 0; i < RECOVERY_CODES; i++) {
         char shown[RECOVERY_LEN + 2];
-        /* shown as two halves, xxxxx-xxxxx; read with or without the dash */
+        /* shown as two halves of five characters joined by a dash; read with or without it */
         snprintf(shown, sizeof shown, "%.5s-%s", codes[i], codes[i] + 5);
         gly_json_str(&j, shown);
         sodium_memzero(shown, sizeof shown);

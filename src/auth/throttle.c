@@ -27,11 +27,6 @@ static void key_of(char *out, size_t cap, const char *kind, const char *what)
     snprintf(out, cap, "%s:%s", kind, what ? what : "");
 }
 
-static int64_t now_s(void)
-{
-    return gly_wall_ms() / 1000;
-}
-
 static uint64_t delay_ms(int64_t failures, int64_t from)
 {
     if (failures < from)
@@ -47,7 +42,7 @@ int gly__throttle_check(gly_req *req, const char *email, int64_t *retry_after)
     key_of(acc, sizeof acc, "a", email);
     key_of(ip, sizeof ip, "ip", gly_req_client_ip(req));
     gly_res *res;
-    int64_t now = now_s();
+    int64_t now = gly__now_s();
     int rc = gly_db_all(req, &res,
                         "-- name: throttle_check\n"
                         "SELECT key, failures, window_start, locked_until FROM auth_throttle "
@@ -81,7 +76,7 @@ int gly__throttle_check(gly_req *req, const char *email, int64_t *retry_after)
 static void count_failure(gly_req *req, const char *key, int64_t lock)
 {
     const gly_config *cfg = gly_app_config(gly_req_app(req));
-    int64_t now = now_s();
+    int64_t now = gly__now_s();
     int64_t n =
         gly_db_exec(req,
                     "-- name: throttle_fail\n"

@@ -88,7 +88,7 @@ struct gly_app {
     struct metrics_ext {
         gly_metrics_fn fn;
         void *ctx;
-    } *mext;
+    } * mext;
     unsigned nmext;
     double start_time; /* unix seconds */
     /* gly_openapi_info(); NULL: the default */

@@ -54,10 +54,14 @@ GLY_EXTERN const gly_auth_user *gly_auth_require(gly_req *req);
 /*
  * Returns the request's user when its role grants perm, else NULL after
  * answering 401 (no token) or 403. Roles: "superuser" holds every
- * permission; "admin" holds "users:read", "users:write" and "audit:read";
- * "user" and custom roles hold none of them.
+ * permission; "admin" holds "users:read", "users:write", "audit:read",
+ * "collections:read", "collections:write" and "records:admin" (past the
+ * access rules of collections); "user" and custom roles hold none of them.
  */
 GLY_EXTERN const gly_auth_user *gly_auth_allow(gly_req *req, const char *perm);
+
+/* Whether the request's user holds perm (as gly_auth_allow()), answering nothing. */
+GLY_EXTERN bool gly_auth_can(gly_req *req, const char *perm);
 
 /*
  * Creates a superuser outside any request (galley admin create), after

@@ -65,7 +65,8 @@ extern "C" {
     XX(ESERIAL, -4087, "serialization failure")                                                    \
     XX(ECONNLOST, -4086, "database connection lost")                                               \
     XX(EUNAVAIL, -4085, "service unavailable")                                                     \
-    XX(EDB, -4084, "database error")
+    XX(EDB, -4084, "database error")                                                               \
+    XX(EREDIS, -4083, "redis error reply")
 
 enum gly_errno {
 #define GLY__ERR_ENUM(name, value, msg) GLY_##name = (value),

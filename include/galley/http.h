@@ -93,19 +93,25 @@ typedef struct gly_config {
     unsigned rate_limit_burst;    /* bucket size; 0: rate_limit */
     char config[256];             /* "": none; a JSON settings file read before env and flags */
     /* Storage (galley/db.h). */
-    char data_dir[256];      /* "galley_data": the SQLite database and other files */
-    char database_url[1024]; /* "": SQLite in data_dir; postgres://... (a secret) */
-    bool db_sync_full;       /* true: SQLite synchronous=FULL; false: NORMAL */
-    unsigned db_timeout_ms;  /* 5 s: a query's time limit */
-    unsigned db_pool_min;    /* 1: PostgreSQL connections per worker kept open */
-    unsigned db_pool_max;    /* 4: PostgreSQL connections per worker at most */
-    unsigned db_wait_ms;     /* 2 s: how long a request waits for a connection */
-    bool migrate;            /* true: apply pending migrations at start */
+    char data_dir[256];        /* "galley_data": the SQLite database and other files */
+    char database_url[1024];   /* "": SQLite in data_dir; postgres://... (a secret) */
+    bool db_sync_full;         /* true: SQLite synchronous=FULL; false: NORMAL */
+    unsigned db_timeout_ms;    /* 5 s: a query's time limit */
+    unsigned db_pool_min;      /* 1: PostgreSQL connections per worker kept open */
+    unsigned db_pool_max;      /* 4: PostgreSQL connections per worker at most */
+    unsigned db_wait_ms;       /* 2 s: how long a request waits for a connection */
+    bool migrate;              /* true: apply pending migrations at start */
+    char redis_url[1024];      /* "": no Redis; redis://[:pass@]host[:port][/db] (a secret) */
+    unsigned redis_timeout_ms; /* 2 s: a Redis command's (and connection's) time limit */
     /* Users and auth (galley/auth.h). */
     char jwt_secret[256];       /* "": from jwt_secret_file, else DATA/jwt.key (a secret) */
     char jwt_secret_file[256];  /* "": none */
     char jwt_issuer[128];       /* "galley" */
     char jwt_audience[128];     /* "galley" */
+    char jwt_alg[16];           /* "HS256"; "EdDSA" or "ES256": signed with jwt_key_file */
+    char jwt_key_file[256];     /* "": DATA/jwt-<alg>.pem (made once) for EdDSA and ES256 */
+    char oidc_providers[1024];  /* "": none; "name=https://issuer,..." OpenID providers */
+    char oidc_clients[2048];    /* "name=client_id:client_secret,..." (a secret) */
     unsigned access_ttl_ms;     /* 15 min */
     unsigned refresh_ttl_ms;    /* 30 days */
     size_t argon2_memory;       /* 19 MiB */
@@ -431,7 +437,7 @@ GLY_EXTERN int gly_app_on_worker(gly_app *app, gly_worker_start_fn start, gly_wo
  * freed by gly_app_free() with the free function given here (first, in the
  * reverse order of setting). Request slots are NULL when a request starts.
  */
-enum { GLY_SLOT_DB, GLY_SLOT_AUTH, GLY_SLOTS = 8 };
+enum { GLY_SLOT_DB, GLY_SLOT_AUTH, GLY_SLOT_REDIS, GLY_SLOT_RECORDS, GLY_SLOTS = 8 };
 GLY_EXTERN int gly_app_set_slot(gly_app *app, unsigned slot, void *obj, void (*obj_free)(void *));
 GLY_EXTERN void *gly_app_slot(const gly_app *app, unsigned slot);
 GLY_EXTERN void gly_req_set_slot(gly_req *req, unsigned slot, void *p);

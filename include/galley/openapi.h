@@ -25,6 +25,7 @@
 
 #include <galley/common.h>
 #include <galley/http.h>
+#include <galley/json.h>
 #include <galley/validate.h>
 
 #ifdef __cplusplus
@@ -56,6 +57,21 @@ GLY_EXTERN int gly_route_doc(gly_app *app, const char *method, const char *patte
                              const gly_doc *doc);
 
 /*
+ * A route and its documentation, for modules with many: a table of these
+ * and one gly_routes() call replace a gly_route() and a gly_route_doc() per
+ * route.
+ */
+typedef struct gly_route_def {
+    const char *method; /* "GET", "POST", ... */
+    const char *pattern;
+    gly_handler handler;
+    gly_doc doc;
+} gly_route_def;
+
+/* Adds and documents defs[0..n). Returns 0 or the first error (see the two calls). */
+GLY_EXTERN int gly_routes(gly_app *app, const gly_route_def *defs, size_t n);
+
+/*
  * Sets the document's info object. title defaults to "Galley API" and
  * version to gly_version(); description (CommonMark) is absent by default.
  * NULL keeps the current value. The strings are copied. Call before gly_run()
@@ -63,6 +79,23 @@ GLY_EXTERN int gly_route_doc(gly_app *app, const char *method, const char *patte
  */
 GLY_EXTERN int gly_openapi_info(gly_app *app, const char *title, const char *version,
                                 const char *description);
+
+/*
+ * A module's part of the document, written each time the document is asked
+ * for (for routes that exist only at run time, as the records of each
+ * collection): paths(req, j, ctx) writes members of "paths" (a key, then
+ * its path item object), schemas(req, j, ctx) members of
+ * "components.schemas". Either may be NULL. They return 0 or an error; one
+ * that answered the request itself (a 503) returns 1.
+ */
+typedef struct gly_openapi_part {
+    int (*paths)(gly_req *req, gly_json *j, void *ctx);
+    int (*schemas)(gly_req *req, gly_json *j, void *ctx);
+    void *ctx;
+} gly_openapi_part;
+
+/* Adds part (copied) to the document; before gly_run() only. 0, or GLY_ELIMIT past 4 parts. */
+GLY_EXTERN int gly_openapi_extend(gly_app *app, const gly_openapi_part *part);
 
 #ifdef __cplusplus
 }

@@ -199,6 +199,13 @@ GLY_EXTERN int gly_verrors_add(gly_verrors *errs, const char *field, const char 
  * state besides that cache.
  */
 GLY_EXTERN int gly_validate(const gly_schema *s, const gly_jv *doc, gly_verrors *errs);
+/*
+ * Validates one value v against f (its name ignored), naming it path in the
+ * errors: for schemas known only at run time, field by field. Returns as
+ * gly_validate().
+ */
+GLY_EXTERN int gly_validate_value(const gly_field *f, const gly_jv *v, const char *path,
+                                  gly_verrors *errs);
 
 /*
  * Validates the text of query parameters (gly_req_query_param) against

@@ -26,7 +26,8 @@ static bool role_grants(const char *role, const char *perm)
         return true;
     if (strcmp(role, "admin") == 0)
         return strcmp(perm, "users:read") == 0 || strcmp(perm, "users:write") == 0 ||
-               strcmp(perm, "audit:read") == 0;
+               strcmp(perm, "audit:read") == 0 || strcmp(perm, "collections:read") == 0 ||
+               strcmp(perm, "collections:write") == 0 || strcmp(perm, "records:admin") == 0;
     return false;
 }
 
@@ -41,6 +42,13 @@ static bool scoped(const char *scopes, const char *perm)
         p += len + (p[len] == ',');
     }
     return false;
+}
+
+bool gly_auth_can(gly_req *req, const char *perm)
+{
+    const gly_auth_user *u = gly_auth(req);
+    const struct auth_ctx *ctx = gly_req_slot(req, GLY_SLOT_AUTH);
+    return u && role_grants(u->role, perm) && !(ctx->scopes && !scoped(ctx->scopes, perm));
 }
 
 const gly_auth_user *gly_auth_allow(gly_req *req, const char *perm)
@@ -220,11 +228,11 @@ static int delete_user(gly_req *req)
     const char *role = gly_row_str(cur, "role").p;
     if ((is_super(role) || strcmp(role, "admin") == 0) && !is_super(me->role))
         return gly_problem(req, 403, "forbidden", "Only a superuser deletes admins.");
-    int64_t n = gly_db_exec(req, "DELETE FROM users WHERE id = $1", GLY_STRV(id));
+    char *uid = gly_arena_strndup(gly_req_arena(req), id.p, id.n);
+    int64_t n = uid ? gly__delete_user(req, uid) : GLY_ENOMEM;
     gly__auth_revoked(gly_req_app(req));
     if (n < 0)
-        return (int)n;
-    char *uid = gly_arena_strndup(gly_req_arena(req), id.p, id.n);
+        return gly_db_fail(req, (int)n);
     gly__audit(req, "user_delete", uid, me->id);
     return gly_send(req, 204, NULL, NULL, 0);
 }

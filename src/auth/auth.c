@@ -120,6 +120,7 @@ static const gly_field tokens_fields[] = {
     GLY_FIELD_END,
 };
 static const gly_schema tokens_schema = {.fields = tokens_fields, .additional = true};
+const gly_schema *const gly__tokens_schema = &tokens_schema;
 
 #define USER_COLS GLY_AUTH_USER_COLS
 
@@ -130,6 +131,14 @@ static const gly_schema tokens_schema = {.fields = tokens_fields, .additional = 
 void gly__iso_now(char out[25])
 {
     gly_iso_time_format(gly_wall_ms(), out);
+}
+
+int64_t gly__delete_user(gly_req *req, const char *id)
+{
+    struct auth *au = gly__auth_of(gly_req_app(req));
+    if (au->delete_user)
+        return au->delete_user(req, id);
+    return gly_db_exec(req, "DELETE FROM users WHERE id = $1", GLY_TEXT(id));
 }
 
 int64_t gly__now_s(void)
@@ -379,15 +388,17 @@ static int verify_cached(gly_req *req, struct auth *au, const gly_config *cfg, g
 void gly__auth_revoked(gly_app *app)
 {
     struct auth *au = gly__auth_of(app);
-    if (au)
+    if (au) {
         atomic_fetch_add_explicit(&au->gen, 1, memory_order_release);
+        gly__revoke_publish(au);
+    }
 }
 
 /*
  * The session must be live and its user enabled: one query, which also reads
  * the user for the handler. A worker trusts what it checked for
  * session-cache, unless a revocation in this process (gly__auth_revoked)
- * came since.
+ * or, through Redis, on another node came since.
  */
 static int check_session(gly_req *req, struct auth *au, const gly_config *cfg,
                          const gly_jwt_claims *c, gly_row **out)
@@ -828,6 +839,8 @@ static int read_key_file(const char *path, char *out, size_t cap, size_t *n)
 /* The token key: jwt-secret, else jwt-secret-file, else DATA/jwt.key (made once). */
 static int load_key(struct auth *au, const gly_config *cfg)
 {
+    if (cfg->jwt_alg[0] && strcmp(cfg->jwt_alg, "HS256") != 0)
+        return gly__load_signing_key(&au->key, cfg); /* EdDSA, ES256 (oidc.c) */
     char secret[256];
     size_t n = 0;
     int rc = 0;
@@ -900,6 +913,7 @@ static void auth_free(void *p)
     }
     free(au->tokens);
     gly_jwt_key_wipe(&au->key);
+    gly__oidc_free(au->oidc);
     if (au->gate_ok)
         gly__gate_dispose(&au->gate);
     sodium_memzero(au, sizeof *au);
@@ -945,7 +959,8 @@ int gly_auth_use(gly_app *app)
         auth_free(au);
         return rc;
     }
-    if ((rc = load_key(au, cfg)) < 0 || (rc = gly__password_dummy(au, cfg)) < 0)
+    if ((rc = load_key(au, cfg)) < 0 || (rc = gly__password_dummy(au, cfg)) < 0 ||
+        (rc = gly__revoke_init(app, au)) < 0)
         return rc;
     if ((rc = gly_db_add_migrations(db, "auth", migrations,
                                     sizeof migrations / sizeof migrations[0])) < 0)
@@ -987,7 +1002,7 @@ int gly_auth_use(gly_app *app)
                              .response = &gly__user_schema});
     if ((rc = gly__admin_routes(app)) < 0 || (rc = gly__apikeys_init(app)) < 0 ||
         (rc = gly__mfa_init(app)) < 0 || (rc = gly__cookies_init(app)) < 0 ||
-        (rc = gly__mail_init(app)) < 0)
+        (rc = gly__oidc_init(app)) < 0 || (rc = gly__mail_init(app)) < 0)
         return rc;
     gly_post(app, "/api/v1/auth/password", do_password);
     gly_route_doc(app, "POST", "/api/v1/auth/password",

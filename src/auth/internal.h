@@ -49,12 +49,22 @@ struct auth {
     /*
      * Bumped by every revocation in this process (logout, password change,
      * theft, role change, disabling, deletion): every worker's cached
-     * sessions are then stale at once. Other nodes see it after session-cache.
+     * sessions are then stale at once. Other nodes see it after session-cache,
+     * or at once through Redis (revoke.c) when redis-url is set.
      */
     _Atomic uint64_t gen;
+    gly_redis *redis;           /* revoke.c: NULL without redis-url */
+    char node[33];              /* revoke.c: this process's id in the revocation messages */
     struct token_cache *tokens; /* one per worker */
     unsigned ntokens;
     gly_jwt_key key;
+    struct oidc *oidc; /* oidc.c: the OpenID providers and their caches */
+    /*
+     * Set by the records module: deletes a user together with what relates
+     * to it (cascade, set null; GLY_EFOREIGN for a restrict) in one
+     * transaction. NULL: a plain DELETE.
+     */
+    int64_t (*delete_user)(gly_req *req, const char *id);
     struct gate gate;
     bool gate_ok;
     char dummy_hash[GLY_PASSWORD_HASH_MAX];
@@ -105,9 +115,24 @@ void gly__user_json(gly_json *j, const gly_row *u, bool admin);
 int gly__send_user(gly_req *req, int status, const gly_row *u);
 void gly__audit(gly_req *req, const char *event, const char *user_id, const char *detail);
 void gly__iso_now(char out[25]);
+/* Deletes user id (through struct auth's delete_user when set): rows deleted, or an error. */
+int64_t gly__delete_user(gly_req *req, const char *id);
 void gly__new_id(char out[16]);
 int gly__field_problem(gly_req *req, int status, const char *field, const char *code,
                        const char *message);
+
+/*
+ * oidc.c: OpenID Connect login. init adds its migrations (module
+ * "auth_oidc"), the routes under /api/v1/auth/oauth2 and /.well-known/
+ * jwks.json, and reads the providers into au->oidc (gly__oidc_free frees
+ * them; NULL is fine). load_signing_key makes the access-token key of
+ * jwt-alg EdDSA or ES256 from jwt-key-file, or DATA/jwt-<alg>.pem made once.
+ */
+struct oidc;
+int gly__oidc_init(gly_app *app);
+void gly__oidc_free(struct oidc *o);
+int gly__load_signing_key(gly_jwt_key *key, const gly_config *cfg);
+extern const gly_schema *const gly__tokens_schema; /* auth.c: the answer of a login */
 
 /* admin.c */
 int gly__admin_routes(gly_app *app);
@@ -158,6 +183,14 @@ int gly__mfa_login(gly_req *req, const gly_row *user);
 int gly__throttle_check(gly_req *req, const char *email, int64_t *retry_after);
 void gly__throttle_fail(gly_req *req, const char *email);
 void gly__throttle_ok(gly_req *req, const char *email);
+
+/*
+ * revoke.c: revocations across nodes. init subscribes this node to the
+ * revocation channel when redis-url is set (0 when it is not); publish tells
+ * the other nodes of a revocation here (fire and forget).
+ */
+int gly__revoke_init(gly_app *app, struct auth *au);
+void gly__revoke_publish(struct auth *au);
 
 /* password.c */
 int gly__gate_init(struct gate *g, unsigned max);

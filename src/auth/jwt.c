@@ -1,5 +1,6 @@
 /*
- * src/auth/jwt.c - JSON Web Tokens: compact JWS with HS256 or EdDSA.
+ * src/auth/jwt.c - JSON Web Tokens: compact JWS with HS256, EdDSA, ES256 or
+ * RS256; and JWKs, the public keys of OpenID providers and our own.
  *
  * Verification refuses early and cheaply: the length, the shape, then the
  * header (algorithm, forbidden members, type, key id), then the signature
@@ -11,8 +12,25 @@
  * received, so nothing is re-encoded before checking. base64url decoding is
  * canonical (no padding, unused bits zero), which keeps a token from having
  * two spellings that both verify.
+ *
+ * HS256 and EdDSA run on libsodium; ES256 and RS256 on libcrypto's EVP
+ * interface, whose EVP_PKEY a key owns. libcrypto signs ECDSA in DER, JWS
+ * wants R || S of 32 bytes each: the two are converted at the border, and a
+ * signature of any other length is refused before libcrypto sees it. A key
+ * read from a JWK is check-only, whole (an RSA modulus of 2048 bits or more,
+ * a point on P-256) and for signatures only ("use":"sig"); libcrypto's
+ * error queue is emptied after each failure so that no stale error leaks
+ * into an unrelated caller on the same thread.
  */
 #include <assert.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
 #include <sodium.h>
 
 #include <galley/json.h>
@@ -21,6 +39,11 @@
 
 #define HS256_SIG_BYTES 32
 #define EDDSA_SIG_BYTES 64
+#define ES256_SIG_BYTES 64   /* R || S */
+#define MAX_SIG_BYTES   1024 /* RSA-8192 */
+#define RSA_MIN_BITS    2048
+#define RSA_MAX_BITS    8192
+#define MAX_JWKS        (64 * 1024)
 #define HEADER_DEPTH    4  /* deep enough to name a "jwk" object as forbidden */
 #define PAYLOAD_DEPTH   16 /* claims of our own are flat; others may nest a little */
 #define MAX_MEMBERS     256
@@ -144,10 +167,21 @@ int gly_b64url_decode(const char *p, size_t len, unsigned char *out, size_t cap,
 
 static const char *alg_name(int alg)
 {
-    return alg == GLY_JWT_HS256 ? "HS256" : "EdDSA";
+    switch (alg) {
+    case GLY_JWT_HS256:
+        return "HS256";
+    case GLY_JWT_EDDSA:
+        return "EdDSA";
+    case GLY_JWT_ES256:
+        return "ES256";
+    case GLY_JWT_RS256:
+        return "RS256";
+    default:
+        return NULL;
+    }
 }
 
-/* Sets key->kid to kid (1 to 32 printable ASCII characters) or derives it from material. */
+/* Sets key->kid to kid (1 to 64 printable ASCII characters) or derives it from material. */
 static int set_kid(gly_jwt_key *key, const char *kid, const unsigned char *material, size_t n)
 {
     if (kid != NULL) {
@@ -247,6 +281,7 @@ int gly_jwt_key_eddsa_public(gly_jwt_key *key, const unsigned char *pk32, const 
 void gly_jwt_key_wipe(gly_jwt_key *key)
 {
     if (key != NULL) {
+        EVP_PKEY_free(key->pkey);
         sodium_memzero(key, sizeof *key);
     }
 }
@@ -257,10 +292,17 @@ static bool key_usable(const gly_jwt_key *k)
     if (k->kid[0] == '\0' || memchr(k->kid, '\0', sizeof k->kid) == NULL) {
         return false;
     }
-    if (k->alg == GLY_JWT_HS256) {
+    switch (k->alg) {
+    case GLY_JWT_HS256:
         return k->secret_len >= 32 && k->secret_len <= sizeof k->secret;
+    case GLY_JWT_EDDSA:
+        return true;
+    case GLY_JWT_ES256:
+    case GLY_JWT_RS256:
+        return k->pkey != NULL;
+    default:
+        return false;
     }
-    return k->alg == GLY_JWT_EDDSA;
 }
 
 static bool key_can_sign(const gly_jwt_key *k)
@@ -268,7 +310,525 @@ static bool key_can_sign(const gly_jwt_key *k)
     if (!key_usable(k) || !k->can_sign) {
         return false;
     }
-    return k->alg == GLY_JWT_HS256 || !sodium_is_zero(k->sk, sizeof k->sk);
+    return k->alg != GLY_JWT_EDDSA || !sodium_is_zero(k->sk, sizeof k->sk);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Keys on libcrypto: ES256, RS256, and PEM files                           */
+/* ------------------------------------------------------------------------ */
+
+/* A failed libcrypto call: its queued errors are dropped, the code returned. */
+static int crypto_fail(int rc)
+{
+    ERR_clear_error();
+    return rc;
+}
+
+static void put_str_jwk(gly_json *j, const char *name, const char *v)
+{
+    gly_json_key(j, name);
+    gly_json_str(j, v);
+}
+
+/* Writes p[0..n) as a base64url string (n is at most an RSA-8192 modulus). */
+static void put_b64_jwk(gly_json *j, const unsigned char *p, size_t n)
+{
+    char seed[RSA_MAX_BITS / 6 + 8];
+    gly_buf b;
+    gly_buf_init(&b, seed, sizeof seed, NULL, sizeof seed);
+    gly_b64url_encode(&b, p, n);
+    gly_json_strn(j, b.p, b.len);
+    gly_buf_dispose(&b);
+}
+
+/* The bytes of the BIGNUM parameter name of pk, left-padded to n (0: its own length). */
+static int bn_param(const EVP_PKEY *pk, const char *name, unsigned char *out, size_t cap, size_t n,
+                    size_t *len)
+{
+    BIGNUM *bn = NULL;
+    if (EVP_PKEY_get_bn_param(pk, name, &bn) != 1) {
+        return crypto_fail(GLY_EIO);
+    }
+    size_t have = (size_t)BN_num_bytes(bn);
+    int rc = 0;
+    if (n == 0) {
+        n = have;
+    }
+    if (have > n || n > cap || BN_bn2binpad(bn, out, (int)n) < 0) {
+        rc = GLY_EINVAL;
+    }
+    BN_free(bn);
+    *len = n;
+    return rc;
+}
+
+/*
+ * Writes the public members of key as JSON: with thumbprint, only the
+ * required ones in lexical order (RFC 7638 §3), else the whole JWK.
+ */
+static int put_public_jwk(const gly_jwt_key *key, gly_json *j, bool thumbprint)
+{
+    unsigned char a[RSA_MAX_BITS / 8], b[32];
+    size_t an = 0, bn = 0;
+    int rc = 0;
+    /* the numbers first: nothing is written for a key that has none to show */
+    if (key->alg == GLY_JWT_ES256) {
+        if ((rc = bn_param(key->pkey, OSSL_PKEY_PARAM_EC_PUB_X, a, 32, 32, &an)) != 0 ||
+            (rc = bn_param(key->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, b, 32, 32, &bn)) != 0) {
+            return rc;
+        }
+    } else if (key->alg == GLY_JWT_RS256) {
+        if ((rc = bn_param(key->pkey, OSSL_PKEY_PARAM_RSA_E, b, sizeof b, 0, &bn)) != 0 ||
+            (rc = bn_param(key->pkey, OSSL_PKEY_PARAM_RSA_N, a, sizeof a, 0, &an)) != 0) {
+            return rc;
+        }
+    } else if (key->alg != GLY_JWT_EDDSA) {
+        return GLY_EINVAL;
+    }
+    gly_json_obj_begin(j);
+    if (key->alg == GLY_JWT_EDDSA) {
+        put_str_jwk(j, "crv", "Ed25519");
+        put_str_jwk(j, "kty", "OKP");
+        gly_json_key(j, "x");
+        put_b64_jwk(j, key->pk, sizeof key->pk);
+    } else if (key->alg == GLY_JWT_ES256) {
+        put_str_jwk(j, "crv", "P-256");
+        put_str_jwk(j, "kty", "EC");
+        gly_json_key(j, "x");
+        put_b64_jwk(j, a, an);
+        gly_json_key(j, "y");
+        put_b64_jwk(j, b, bn);
+    } else {
+        gly_json_key(j, "e");
+        put_b64_jwk(j, b, bn);
+        put_str_jwk(j, "kty", "RSA");
+        gly_json_key(j, "n");
+        put_b64_jwk(j, a, an);
+    }
+    if (!thumbprint) {
+        put_str_jwk(j, "use", "sig");
+        put_str_jwk(j, "alg", alg_name(key->alg));
+        put_str_jwk(j, "kid", key->kid);
+    }
+    gly_json_obj_end(j);
+    return 0;
+}
+
+/* Sets the kid of an ES256 or RS256 key: kid, else from its RFC 7638 thumbprint. */
+static int set_pkey_kid(gly_jwt_key *key, const char *kid)
+{
+    if (kid != NULL) {
+        return set_kid(key, kid, NULL, 0);
+    }
+    char seed[1400];
+    gly_buf b;
+    gly_json j;
+    gly_buf_init(&b, seed, sizeof seed, NULL, sizeof seed);
+    gly_json_init(&j, &b);
+    int rc = put_public_jwk(key, &j, true);
+    if (rc == 0) {
+        rc = gly_json_finish(&j);
+    }
+    if (rc == 0) {
+        rc = set_kid(key, NULL, (const unsigned char *)b.p, b.len);
+    }
+    gly_buf_dispose(&b);
+    return rc;
+}
+
+/* The curve of an EC key is P-256. */
+static bool is_p256(const EVP_PKEY *pk)
+{
+    char name[64];
+    size_t n = 0;
+    if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &n) !=
+        1) {
+        ERR_clear_error();
+        return false;
+    }
+    return strcmp(name, SN_X9_62_prime256v1) == 0;
+}
+
+static bool rsa_size_ok(const EVP_PKEY *pk)
+{
+    int bits = EVP_PKEY_get_bits(pk);
+    return bits >= RSA_MIN_BITS && bits <= RSA_MAX_BITS;
+}
+
+/* Takes ownership of pk (freed on failure) and makes key an alg key of it. */
+static int adopt_pkey(gly_jwt_key *key, EVP_PKEY *pk, int alg, bool can_sign, const char *kid)
+{
+    key->alg = alg;
+    key->pkey = pk;
+    key->can_sign = can_sign;
+    int rc = set_pkey_kid(key, kid);
+    if (rc != 0) {
+        gly_jwt_key_wipe(key);
+    }
+    return rc;
+}
+
+/* Never asks for a passphrase: an encrypted PEM is refused, not prompted for. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf, (void)size, (void)rwflag, (void)u;
+    return -1;
+}
+
+int gly_jwt_key_pem(gly_jwt_key *key, const char *pem, size_t len, const char *kid)
+{
+    if (key == NULL) {
+        return GLY_EINVAL;
+    }
+    sodium_memzero(key, sizeof *key);
+    if (pem == NULL || len == 0 || len > INT_MAX) {
+        return GLY_EINVAL;
+    }
+    if (sodium_init() < 0) {
+        return GLY_EIO;
+    }
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    if (bio == NULL) {
+        return crypto_fail(GLY_ENOMEM);
+    }
+    EVP_PKEY *pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    BIO_free(bio);
+    if (pk == NULL) {
+        return crypto_fail(GLY_EINVAL);
+    }
+    int rc = GLY_EINVAL;
+    switch (EVP_PKEY_get_base_id(pk)) {
+    case EVP_PKEY_EC:
+        if (is_p256(pk)) {
+            return adopt_pkey(key, pk, GLY_JWT_ES256, true, kid);
+        }
+        break;
+    case EVP_PKEY_RSA:
+        if (rsa_size_ok(pk)) {
+            return adopt_pkey(key, pk, GLY_JWT_RS256, true, kid);
+        }
+        break;
+    case EVP_PKEY_ED25519: {
+        unsigned char seed[32];
+        size_t n = sizeof seed;
+        if (EVP_PKEY_get_raw_private_key(pk, seed, &n) == 1 && n == sizeof seed) {
+            rc = gly_jwt_key_eddsa(key, seed, kid);
+        }
+        sodium_memzero(seed, sizeof seed);
+        break;
+    }
+    default:
+        break;
+    }
+    EVP_PKEY_free(pk);
+    return crypto_fail(rc);
+}
+
+int gly_jwt_key_generate(gly_jwt_key *key, int alg, const char *kid)
+{
+    if (key == NULL) {
+        return GLY_EINVAL;
+    }
+    sodium_memzero(key, sizeof *key);
+    if (sodium_init() < 0) {
+        return GLY_EIO;
+    }
+    if (alg == GLY_JWT_EDDSA) {
+        return gly_jwt_key_eddsa(key, NULL, kid);
+    }
+    if (alg == GLY_JWT_HS256) {
+        unsigned char secret[32];
+        randombytes_buf(secret, sizeof secret);
+        int rc = gly_jwt_key_hs256(key, secret, sizeof secret, kid);
+        sodium_memzero(secret, sizeof secret);
+        return rc;
+    }
+    EVP_PKEY *pk = NULL;
+    if (alg == GLY_JWT_ES256) {
+        pk = EVP_EC_gen(SN_X9_62_prime256v1);
+    } else if (alg == GLY_JWT_RS256) {
+        pk = EVP_RSA_gen(3072);
+    } else {
+        return GLY_EINVAL;
+    }
+    if (pk == NULL) {
+        return crypto_fail(GLY_EIO);
+    }
+    return adopt_pkey(key, pk, alg, true, kid);
+}
+
+int gly_jwt_key_pem_write(const gly_jwt_key *key, gly_buf *out)
+{
+    if (key == NULL || out == NULL || !key_can_sign(key) || key->alg == GLY_JWT_HS256) {
+        return GLY_EINVAL;
+    }
+    if (out->err != 0) {
+        return out->err;
+    }
+    EVP_PKEY *pk = key->pkey, *own = NULL;
+    if (key->alg == GLY_JWT_EDDSA) {
+        /* libsodium's secret key is the seed, then the public key */
+        pk = own = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, key->sk, 32);
+        if (own == NULL) {
+            return crypto_fail(GLY_EIO);
+        }
+    }
+    int rc = GLY_EIO;
+    BIO *bio = BIO_new(BIO_s_secmem());
+    if (bio != NULL && PEM_write_bio_PrivateKey(bio, pk, NULL, NULL, 0, NULL, NULL) == 1) {
+        char *p;
+        long n = BIO_get_mem_data(bio, &p);
+        rc = n > 0 ? gly_buf_append(out, p, (size_t)n) : GLY_EIO;
+    }
+    BIO_free(bio);
+    EVP_PKEY_free(own);
+    return rc == 0 ? 0 : crypto_fail(rc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* JWKs                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Decodes the base64url string member name of jwk into out (cap bytes). */
+static int b64_member(const gly_jv *jwk, const char *name, unsigned char *out, size_t cap,
+                      size_t *n)
+{
+    gly_str s = gly_jv_str(gly_jv_get(jwk, name));
+    if (s.p == NULL || s.n == 0) {
+        return GLY_EINVAL;
+    }
+    return gly_b64url_decode(s.p, s.n, out, cap, n) == 0 ? 0 : GLY_EINVAL;
+}
+
+/* Builds a public EVP_PKEY of kind ("EC", "RSA") from params; checks it. */
+static int pkey_from(const char *kind, OSSL_PARAM_BLD *bld, EVP_PKEY **out)
+{
+    int rc = GLY_EINVAL;
+    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, kind, NULL);
+    EVP_PKEY_CTX *check = NULL;
+    *out = NULL;
+    if (params == NULL || ctx == NULL) {
+        rc = GLY_ENOMEM;
+        goto done;
+    }
+    if (EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+        goto done;
+    }
+    /* an EC point off the curve, or an even RSA exponent, is no one's key */
+    check = EVP_PKEY_CTX_new_from_pkey(NULL, *out, NULL);
+    if (check == NULL || EVP_PKEY_public_check(check) != 1) {
+        EVP_PKEY_free(*out);
+        *out = NULL;
+        goto done;
+    }
+    rc = 0;
+done:
+    EVP_PKEY_CTX_free(check);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    return rc == 0 ? 0 : crypto_fail(rc);
+}
+
+static int jwk_rsa(const gly_jv *jwk, EVP_PKEY **out)
+{
+    unsigned char n[RSA_MAX_BITS / 8], e[8];
+    size_t nn, en;
+    if (b64_member(jwk, "n", n, sizeof n, &nn) != 0 ||
+        b64_member(jwk, "e", e, sizeof e, &en) != 0) {
+        return GLY_EINVAL;
+    }
+    int rc = GLY_ENOMEM;
+    BIGNUM *bn = BN_bin2bn(n, (int)nn, NULL), *be = BN_bin2bn(e, (int)en, NULL);
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    if (bn != NULL && be != NULL && bld != NULL) {
+        rc = GLY_EINVAL;
+        if (BN_num_bits(bn) >= RSA_MIN_BITS && BN_num_bits(bn) <= RSA_MAX_BITS &&
+            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) == 1 &&
+            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) == 1) {
+            rc = pkey_from("RSA", bld, out);
+        }
+    }
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(bn);
+    BN_free(be);
+    return rc == 0 ? 0 : crypto_fail(rc);
+}
+
+static int jwk_ec(const gly_jv *jwk, EVP_PKEY **out)
+{
+    unsigned char pt[65];
+    size_t xn, yn;
+    if (!gly_str_eq(gly_jv_str(gly_jv_get(jwk, "crv")), GLY_STR("P-256")) ||
+        b64_member(jwk, "x", pt + 1, 32, &xn) != 0 || b64_member(jwk, "y", pt + 33, 32, &yn) != 0 ||
+        xn != 32 || yn != 32) {
+        return GLY_EINVAL;
+    }
+    pt[0] = POINT_CONVERSION_UNCOMPRESSED;
+    int rc = GLY_ENOMEM;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    if (bld != NULL) {
+        rc = GLY_EINVAL;
+        if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1,
+                                            0) == 1 &&
+            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof pt) == 1) {
+            rc = pkey_from("EC", bld, out);
+        }
+    }
+    OSSL_PARAM_BLD_free(bld);
+    return rc == 0 ? 0 : crypto_fail(rc);
+}
+
+/* "alg" (when present) names the key type's algorithm, "use" is "sig", key_ops has "verify". */
+static bool jwk_purpose_ok(const gly_jv *jwk, const char *alg)
+{
+    const gly_jv *v = gly_jv_get(jwk, "alg");
+    if (v != NULL && !gly_str_eq(gly_jv_str(v), gly_str_c(alg))) {
+        return false;
+    }
+    v = gly_jv_get(jwk, "use");
+    if (v != NULL && !gly_str_eq(gly_jv_str(v), GLY_STR("sig"))) {
+        return false;
+    }
+    v = gly_jv_get(jwk, "key_ops");
+    if (v != NULL) {
+        bool verify = false;
+        if (gly_jv_type(v) != GLY_JSON_ARRAY) {
+            return false;
+        }
+        for (size_t i = 0; i < gly_jv_len(v); i++) {
+            verify = verify || gly_str_eq(gly_jv_str(gly_jv_at(v, i)), GLY_STR("verify"));
+        }
+        return verify;
+    }
+    return true;
+}
+
+/* Makes a check-only key of the parsed JWK object. */
+static int jwk_key(gly_jwt_key *key, const gly_jv *jwk)
+{
+    sodium_memzero(key, sizeof *key);
+    if (gly_jv_type(jwk) != GLY_JSON_OBJECT || gly_jv_get(jwk, "d") != NULL) {
+        return GLY_EINVAL;
+    }
+    const char *kid = NULL;
+    const gly_jv *kv = gly_jv_get(jwk, "kid");
+    if (kv != NULL) {
+        gly_str k = gly_jv_str(kv);
+        /* set_kid() checks the characters; a NUL inside would cut it short */
+        if (k.p == NULL || k.n == 0 || k.n >= sizeof key->kid || memchr(k.p, '\0', k.n) != NULL) {
+            return GLY_EINVAL;
+        }
+        kid = k.p;
+    }
+    gly_str kty = gly_jv_str(gly_jv_get(jwk, "kty"));
+    EVP_PKEY *pk = NULL;
+    int rc;
+    if (gly_str_eq(kty, GLY_STR("RSA"))) {
+        if (!jwk_purpose_ok(jwk, "RS256") || (rc = jwk_rsa(jwk, &pk)) != 0) {
+            return GLY_EINVAL;
+        }
+        return adopt_pkey(key, pk, GLY_JWT_RS256, false, kid);
+    }
+    if (gly_str_eq(kty, GLY_STR("EC"))) {
+        if (!jwk_purpose_ok(jwk, "ES256") || (rc = jwk_ec(jwk, &pk)) != 0) {
+            return GLY_EINVAL;
+        }
+        return adopt_pkey(key, pk, GLY_JWT_ES256, false, kid);
+    }
+    if (gly_str_eq(kty, GLY_STR("OKP"))) {
+        unsigned char x[32];
+        size_t xn;
+        if (!jwk_purpose_ok(jwk, "EdDSA") ||
+            !gly_str_eq(gly_jv_str(gly_jv_get(jwk, "crv")), GLY_STR("Ed25519")) ||
+            b64_member(jwk, "x", x, sizeof x, &xn) != 0 || xn != sizeof x) {
+            return GLY_EINVAL;
+        }
+        return gly_jwt_key_eddsa_public(key, x, kid);
+    }
+    return GLY_EINVAL;
+}
+
+/* Parses json[0..len) into arena a as an object. */
+static int parse_object(gly_arena *a, const char *json, size_t len, gly_jv **out)
+{
+    gly_json_limits lim = {
+        .max_depth = 8, .max_string_bytes = MAX_JWKS, .max_items = 1024, .max_bytes = MAX_JWKS};
+    *out = NULL;
+    if (json == NULL || len > MAX_JWKS) {
+        return GLY_EINVAL;
+    }
+    int rc = gly_json_parse(a, json, len, &lim, out, NULL);
+    if (rc == GLY_ENOMEM) {
+        return rc;
+    }
+    return rc != 0 || gly_jv_type(*out) != GLY_JSON_OBJECT ? GLY_EINVAL : 0;
+}
+
+int gly_jwk_parse(gly_jwt_key *key, const char *json, size_t len)
+{
+    if (key == NULL) {
+        return GLY_EINVAL;
+    }
+    sodium_memzero(key, sizeof *key);
+    if (sodium_init() < 0) {
+        return GLY_EIO;
+    }
+    gly_arena a;
+    gly_jv *jwk;
+    gly_arena_init(&a, 4 * MAX_JWKS);
+    int rc = parse_object(&a, json, len, &jwk);
+    if (rc == 0) {
+        rc = jwk_key(key, jwk);
+    }
+    gly_arena_dispose(&a);
+    return rc;
+}
+
+int gly_jwks_parse(const char *json, size_t len, gly_jwt_key *keys, size_t cap, size_t *n)
+{
+    if (n != NULL) {
+        *n = 0;
+    }
+    if (n == NULL || (keys == NULL && cap > 0)) {
+        return GLY_EINVAL;
+    }
+    if (sodium_init() < 0) {
+        return GLY_EIO;
+    }
+    gly_arena a;
+    gly_jv *set;
+    gly_arena_init(&a, 4 * MAX_JWKS);
+    int rc = parse_object(&a, json, len, &set);
+    const gly_jv *arr = rc == 0 ? gly_jv_get(set, "keys") : NULL;
+    if (rc == 0 && gly_jv_type(arr) != GLY_JSON_ARRAY) {
+        rc = GLY_EINVAL;
+    }
+    for (size_t i = 0; rc == 0 && i < gly_jv_len(arr) && *n < cap; i++) {
+        int r = jwk_key(&keys[*n], gly_jv_at(arr, i));
+        if (r == 0) {
+            (*n)++;
+        } else if (r == GLY_ENOMEM) {
+            rc = r;
+        }
+    }
+    if (rc != 0) {
+        for (size_t i = 0; i < *n; i++) {
+            gly_jwt_key_wipe(&keys[i]);
+        }
+        *n = 0;
+    }
+    gly_arena_dispose(&a);
+    return rc;
+}
+
+int gly_jwk_write(const gly_jwt_key *key, gly_json *j)
+{
+    if (key == NULL || j == NULL || !key_usable(key)) {
+        return GLY_EINVAL;
+    }
+    return put_public_jwk(key, j, false);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -329,7 +889,54 @@ static void put_int_claim(gly_json *j, const char *name, int64_t v)
     }
 }
 
-static void sign_bytes(const gly_jwt_key *key, const char *msg, size_t n, unsigned char *sig)
+/* The length of key's signatures: fixed, or the RSA modulus's. */
+static size_t sig_bytes(const gly_jwt_key *key)
+{
+    switch (key->alg) {
+    case GLY_JWT_HS256:
+        return HS256_SIG_BYTES;
+    case GLY_JWT_RS256:
+        return (size_t)EVP_PKEY_get_size(key->pkey);
+    default:
+        return EDDSA_SIG_BYTES;
+    }
+}
+
+/* Signs with libcrypto; an ECDSA signature in DER becomes R || S. */
+static int evp_sign(const gly_jwt_key *key, const char *msg, size_t n, unsigned char *sig,
+                    size_t want)
+{
+    unsigned char der[MAX_SIG_BYTES];
+    size_t len = sizeof der;
+    int rc = GLY_EIO;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key->pkey) != 1 ||
+        EVP_DigestSign(md, der, &len, (const unsigned char *)msg, n) != 1) {
+        goto done;
+    }
+    if (key->alg == GLY_JWT_RS256) {
+        if (len == want) {
+            memcpy(sig, der, len);
+            rc = 0;
+        }
+        goto done;
+    }
+    const unsigned char *p = der;
+    ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)len);
+    if (es != NULL) {
+        const BIGNUM *r, *s;
+        ECDSA_SIG_get0(es, &r, &s);
+        if (BN_bn2binpad(r, sig, 32) == 32 && BN_bn2binpad(s, sig + 32, 32) == 32) {
+            rc = 0;
+        }
+        ECDSA_SIG_free(es);
+    }
+done:
+    EVP_MD_CTX_free(md);
+    return rc == 0 ? 0 : crypto_fail(rc);
+}
+
+static int sign_bytes(const gly_jwt_key *key, const char *msg, size_t n, unsigned char *sig)
 {
     if (key->alg == GLY_JWT_HS256) {
         crypto_auth_hmacsha256_state st;
@@ -337,9 +944,13 @@ static void sign_bytes(const gly_jwt_key *key, const char *msg, size_t n, unsign
         crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, n);
         crypto_auth_hmacsha256_final(&st, sig);
         sodium_memzero(&st, sizeof st);
-    } else {
-        crypto_sign_ed25519_detached(sig, NULL, (const unsigned char *)msg, n, key->sk);
+        return 0;
     }
+    if (key->alg == GLY_JWT_EDDSA) {
+        crypto_sign_ed25519_detached(sig, NULL, (const unsigned char *)msg, n, key->sk);
+        return 0;
+    }
+    return evp_sign(key, msg, n, sig, sig_bytes(key));
 }
 
 int gly_jwt_sign(const gly_jwt_key *key, const gly_jwt_claims *c, gly_buf *out)
@@ -395,7 +1006,7 @@ int gly_jwt_sign(const gly_jwt_key *key, const gly_jwt_claims *c, gly_buf *out)
         goto done;
     }
 
-    size_t sig_len = key->alg == GLY_JWT_HS256 ? HS256_SIG_BYTES : EDDSA_SIG_BYTES;
+    size_t sig_len = sig_bytes(key);
     /* hb and pb are capped at GLY_JWT_MAX_TOKEN, so the sum cannot overflow */
     size_t total = b64_len(hb.len) + 1 + b64_len(pb.len) + 1 + b64_len(sig_len);
     if (total > GLY_JWT_MAX_TOKEN) {
@@ -412,8 +1023,11 @@ int gly_jwt_sign(const gly_jwt_key *key, const gly_jwt_claims *c, gly_buf *out)
     if ((rc = gly_buf_err(out)) != 0) {
         goto done;
     }
-    unsigned char sig[EDDSA_SIG_BYTES];
-    sign_bytes(key, out->p + start, out->len - start, sig);
+    unsigned char sig[MAX_SIG_BYTES];
+    assert(sig_len <= sizeof sig);
+    if ((rc = sign_bytes(key, out->p + start, out->len - start, sig)) != 0) {
+        goto done;
+    }
     gly_buf_putc(out, '.');
     gly_b64url_encode(out, sig, sig_len);
     rc = gly_buf_err(out);
@@ -458,8 +1072,44 @@ static int decode_json(gly_arena *a, const char *s, size_t n, unsigned depth, gl
     return rc != 0 || gly_jv_type(*out) != GLY_JSON_OBJECT ? GLY_EINVAL : 0;
 }
 
+/* Checks with libcrypto; an R || S signature is made DER first. sig is sig_bytes(key) long. */
+static bool evp_verify(const gly_jwt_key *key, const char *msg, size_t n, const unsigned char *sig,
+                       size_t sig_len)
+{
+    unsigned char *der = NULL;
+    const unsigned char *p = sig;
+    size_t len = sig_len;
+    bool ok = false;
+    EVP_MD_CTX *md = NULL;
+    if (key->alg == GLY_JWT_ES256) {
+        ECDSA_SIG *es = ECDSA_SIG_new();
+        BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
+        if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
+            BN_free(r);
+            BN_free(s);
+            ECDSA_SIG_free(es);
+            goto done;
+        }
+        int dn = i2d_ECDSA_SIG(es, &der);
+        ECDSA_SIG_free(es);
+        if (dn <= 0) {
+            goto done;
+        }
+        p = der;
+        len = (size_t)dn;
+    }
+    md = EVP_MD_CTX_new();
+    ok = md != NULL && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key->pkey) == 1 &&
+         EVP_DigestVerify(md, p, len, (const unsigned char *)msg, n) == 1;
+done:
+    EVP_MD_CTX_free(md);
+    OPENSSL_free(der);
+    ERR_clear_error();
+    return ok;
+}
+
 static bool signature_valid(const gly_jwt_key *key, const char *msg, size_t n,
-                            const unsigned char *sig)
+                            const unsigned char *sig, size_t sig_len)
 {
     if (key->alg == GLY_JWT_HS256) {
         unsigned char mac[HS256_SIG_BYTES];
@@ -468,7 +1118,11 @@ static bool signature_valid(const gly_jwt_key *key, const char *msg, size_t n,
         sodium_memzero(mac, sizeof mac);
         return ok;
     }
-    return crypto_sign_ed25519_verify_detached(sig, (const unsigned char *)msg, n, key->pk) == 0;
+    if (key->alg == GLY_JWT_EDDSA) {
+        return crypto_sign_ed25519_verify_detached(sig, (const unsigned char *)msg, n, key->pk) ==
+               0;
+    }
+    return evp_verify(key, msg, n, sig, sig_len);
 }
 
 /*
@@ -552,6 +1206,10 @@ int gly_jwt_verify(const gly_jwt_key *keys, size_t nkeys, const char *token, siz
         alg_id = GLY_JWT_HS256;
     } else if (gly_str_eq(alg, GLY_STR("EdDSA"))) {
         alg_id = GLY_JWT_EDDSA;
+    } else if (gly_str_eq(alg, GLY_STR("ES256"))) {
+        alg_id = GLY_JWT_ES256;
+    } else if (gly_str_eq(alg, GLY_STR("RS256"))) {
+        alg_id = GLY_JWT_RS256;
     } else {
         FAIL(GLY_EACCES, "algorithm refused");
     }
@@ -582,14 +1240,14 @@ int gly_jwt_verify(const gly_jwt_key *keys, size_t nkeys, const char *token, siz
         FAIL(GLY_EACCES, "algorithm does not match the key");
     }
 
-    unsigned char sig[EDDSA_SIG_BYTES];
+    unsigned char sig[MAX_SIG_BYTES];
     size_t sig_len = 0;
-    size_t want = alg_id == GLY_JWT_HS256 ? HS256_SIG_BYTES : EDDSA_SIG_BYTES;
+    size_t want = sig_bytes(key);
     if (gly_b64url_decode(dot2 + 1, (size_t)(end - dot2 - 1), sig, sizeof sig, &sig_len) != 0 ||
         sig_len != want) {
         FAIL(GLY_EACCES, "bad signature");
     }
-    if (!signature_valid(key, token, (size_t)(dot2 - token), sig)) {
+    if (!signature_valid(key, token, (size_t)(dot2 - token), sig, sig_len)) {
         FAIL(GLY_EACCES, "bad signature");
     }
 
@@ -653,6 +1311,7 @@ int gly_jwt_verify(const gly_jwt_key *keys, size_t nkeys, const char *token, siz
         FAIL(GLY_EPROTO, "wrong audience");
     }
     c.aud = ex->aud != NULL ? aud_match : aud_first;
+    c.payload = pl;
     *out = c;
     rc = 0;
 

@@ -863,11 +863,11 @@ static int delete_me(gly_req *req)
                               "account_delete_failure", &me, &u);
     if (rc != 0)
         return rc < 0 ? rc : 0;
-    gly__audit(req, "account_delete", me->id, NULL);
-    int64_t n = gly_db_exec(req, "DELETE FROM users WHERE id = $1", GLY_TEXT(me->id));
+    int64_t n = gly__delete_user(req, me->id);
     gly__auth_revoked(gly_req_app(req));
     if (n < 0)
-        return (int)n;
+        return gly_db_fail(req, (int)n);
+    gly__audit(req, "account_delete", me->id, NULL);
     return gly_send(req, 204, NULL, NULL, 0);
 }
 

@@ -78,6 +78,9 @@ static bool dburl_check(const char *value, char *why, size_t whylen);
 static bool dir_check(const char *value, char *why, size_t whylen);
 static bool jwt_secret_check(const char *value, char *why, size_t whylen);
 static bool smtp_check(const char *value, char *why, size_t whylen);
+static bool jwt_alg_check(const char *value, char *why, size_t whylen);
+static bool oidc_list_check(const char *value, char *why, size_t whylen);
+static bool redisurl_check(const char *value, char *why, size_t whylen);
 
 static const struct setting settings[] = {
     {"http", T_ADDR, FIELD(http), 0, 0, "HOST:PORT", "127.0.0.1:8090",
@@ -151,6 +154,10 @@ static const struct setting settings[] = {
      "how long a request waits for a database connection (then 503)", NULL},
     {"migrate", T_BOOL, FIELD(migrate), 0, 0, NULL, "on", "apply pending migrations at start",
      NULL},
+    {"redis-url", T_SECRET, FIELD(redis_url), 0, 0, "URL", "",
+     "redis://[:pass@]host[:port][/db]: revocations across nodes; none = no Redis", redisurl_check},
+    {"redis-timeout", T_MS, FIELD(redis_timeout_ms), 1, MINUTE, "TIME", "2s",
+     "time limit of a Redis command or connection attempt (then 503)", NULL},
     {"jwt-secret", T_SECRET, FIELD(jwt_secret), 0, 0, "TEXT", "",
      "HS256 key of the access tokens, 32+ bytes; none: --jwt-secret-file, else DATA/jwt.key",
      jwt_secret_check},
@@ -160,6 +167,16 @@ static const struct setting settings[] = {
      NULL},
     {"jwt-audience", T_STR, FIELD(jwt_audience), 0, 0, "TEXT", "galley", "aud of the access tokens",
      NULL},
+    {"jwt-alg", T_STR, FIELD(jwt_alg), 0, 0, "ALG", "HS256",
+     "algorithm of the access tokens: HS256, EdDSA or ES256 (keys at /.well-known/jwks.json)",
+     jwt_alg_check},
+    {"jwt-key-file", T_STR, FIELD(jwt_key_file), 0, 0, "FILE", "",
+     "PEM private key of jwt-alg EdDSA/ES256 (or an Ed25519 seed); none: DATA/jwt-ALG.pem", NULL},
+    {"oidc-providers", T_STR, FIELD(oidc_providers), 0, 0, "LIST", "",
+     "OpenID Connect login: comma list of NAME=ISSUER_URL (https, or http on loopback)",
+     oidc_list_check},
+    {"oidc-clients", T_SECRET, FIELD(oidc_clients), 0, 0, "LIST", "",
+     "comma list of NAME=CLIENT_ID:CLIENT_SECRET, one per oidc-providers entry", oidc_list_check},
     {"access-ttl", T_MS, FIELD(access_ttl_ms), SECOND, DAY, "TIME", "15m",
      "lifetime of an access token", NULL},
     {"refresh-ttl", T_MS, FIELD(refresh_ttl_ms), MINUTE, 49 * DAY, "TIME", "30d",
@@ -214,6 +231,48 @@ static bool smtp_check(const char *value, char *why, size_t whylen)
     if (!*value || strncmp(value, "smtp://", 7) == 0 || strncmp(value, "smtps://", 8) == 0)
         return true;
     snprintf(why, whylen, "expected smtp://... or smtps://..., or none");
+    return false;
+}
+
+static bool redisurl_check(const char *value, char *why, size_t whylen)
+{
+    if (!*value || strncmp(value, "redis://", 8) == 0)
+        return true;
+    snprintf(why, whylen, "expected redis://[:password@]host[:port][/db], or none");
+    return false;
+}
+
+/*
+ * oidc-providers and oidc-clients: NAME=VALUE entries, comma separated, NAME
+ * of [a-z0-9_-] (it is a path segment of the login routes). The auth module
+ * reads the values (auth/oidc.c); this is only their shape.
+ */
+static bool oidc_list_check(const char *value, char *why, size_t whylen)
+{
+    for (const char *p = value; *p;) {
+        const char *end = strchr(p, ','), *eq = strchr(p, '=');
+        if (!end)
+            end = p + strlen(p);
+        if (!eq || eq >= end || eq == p || eq + 1 == end || eq - p > 32) {
+            snprintf(why, whylen, "expected NAME=VALUE entries separated by commas");
+            return false;
+        }
+        for (const char *c = p; c < eq; c++) {
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-')) {
+                snprintf(why, whylen, "a NAME is 1 to 32 of a-z, 0-9, _ and -");
+                return false;
+            }
+        }
+        p = *end ? end + 1 : end;
+    }
+    return true;
+}
+
+static bool jwt_alg_check(const char *value, char *why, size_t whylen)
+{
+    if (strcmp(value, "HS256") == 0 || strcmp(value, "EdDSA") == 0 || strcmp(value, "ES256") == 0)
+        return true;
+    snprintf(why, whylen, "expected HS256, EdDSA or ES256");
     return false;
 }
 

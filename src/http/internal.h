@@ -93,6 +93,8 @@ struct gly_app {
     double start_time; /* unix seconds */
     /* gly_openapi_info(); NULL: the default */
     char *oa_title, *oa_version, *oa_description;
+    gly_openapi_part oa_parts[4]; /* gly_openapi_extend() */
+    unsigned noa_parts;
 
     struct worker *workers;
     unsigned nworkers;

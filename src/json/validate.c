@@ -800,6 +800,14 @@ int gly_validate(const gly_schema *s, const gly_jv *doc, gly_verrors *errs)
     return c.rc ? c.rc : errs->err;
 }
 
+int gly_validate_value(const gly_field *f, const gly_jv *v, const char *path, gly_verrors *errs)
+{
+    struct vctx c = {.errs = errs};
+    path_push(&c, "", path, strlen(path));
+    check_value(&c, f, v);
+    return c.rc ? c.rc : errs->err;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Parameters                                                               */
 /* ------------------------------------------------------------------------ */

@@ -116,6 +116,26 @@ int gly_openapi_info(gly_app *app, const char *title, const char *version, const
     return 0;
 }
 
+int gly_routes(gly_app *app, const gly_route_def *defs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = gly_route(app, defs[i].method, defs[i].pattern, defs[i].handler);
+        if (rc == 0)
+            rc = gly_route_doc(app, defs[i].method, defs[i].pattern, &defs[i].doc);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int gly_openapi_extend(gly_app *app, const gly_openapi_part *part)
+{
+    if (app->noa_parts == sizeof app->oa_parts / sizeof app->oa_parts[0])
+        return GLY_ELIMIT;
+    app->oa_parts[app->noa_parts++] = *part;
+    return 0;
+}
+
 void gly__openapi_system_docs(gly_app *app)
 {
     static const char *const system[] = {"system", NULL};
@@ -297,11 +317,13 @@ static bool documented(const struct route *r)
     return r->method != GLY_CONNECT;
 }
 
-static const char components[] =
-    "{\"responses\":{\"Problem\":{\"description\":\"An error: an RFC 9457 problem document\","
+static const char problem_response[] =
+    "{\"Problem\":{\"description\":\"An error: an RFC 9457 problem document\","
     "\"content\":{\"application/problem+json\":{\"schema\":{\"$ref\":\"#/components/schemas/"
-    "Problem\"}}}}},"
-    "\"schemas\":{\"Problem\":{\"type\":\"object\","
+    "Problem\"}}}}}";
+
+static const char problem_schema[] =
+    "{\"type\":\"object\","
     "\"description\":\"RFC 9457 problem details, as every error of the framework is answered\","
     "\"required\":[\"type\",\"title\",\"status\"],"
     "\"properties\":{"
@@ -314,14 +336,18 @@ static const char components[] =
     "\"request_id\":{\"type\":\"string\"},"
     "\"errors\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
     "\"field\":{\"type\":\"string\"},\"code\":{\"type\":\"string\"},"
-    "\"message\":{\"type\":\"string\"}}}}}}}}";
+    "\"message\":{\"type\":\"string\"}}}}}}";
 
 static const char system_tag[] =
     "[{\"name\":\"system\",\"description\":\"Built in: health, metrics and these docs\"}]";
 
-/* Writes the whole document to b. Returns 0 or the writer's error. */
-static int openapi_write(const gly_app *app, gly_buf *b, gly_arena *arena)
+/*
+ * Writes the whole document to b. Returns 0, 1 when a part answered the
+ * request itself, or an error.
+ */
+static int openapi_write(gly_req *req, const gly_app *app, gly_buf *b, gly_arena *arena)
 {
+    int rc = 0;
     gly_json j;
     gly_buf tmp;
     gly_buf_init(&tmp, NULL, 0, arena, 0);
@@ -358,12 +384,27 @@ static int openapi_write(const gly_app *app, gly_buf *b, gly_arena *arena)
                 put_operation(&j, app->routes[k]);
         gly_json_obj_end(&j);
     }
+    for (unsigned i = 0; i < app->noa_parts && rc == 0; i++)
+        if (app->oa_parts[i].paths)
+            rc = app->oa_parts[i].paths(req, &j, app->oa_parts[i].ctx);
     gly_json_obj_end(&j);
 
     gly_json_key(&j, "components");
-    gly_json_raw(&j, components, sizeof components - 1);
+    gly_json_obj_begin(&j);
+    gly_json_key(&j, "responses");
+    gly_json_raw(&j, problem_response, sizeof problem_response - 1);
+    gly_json_key(&j, "schemas");
+    gly_json_obj_begin(&j);
+    gly_json_key(&j, "Problem");
+    gly_json_raw(&j, problem_schema, sizeof problem_schema - 1);
+    for (unsigned i = 0; i < app->noa_parts && rc == 0; i++)
+        if (app->oa_parts[i].schemas)
+            rc = app->oa_parts[i].schemas(req, &j, app->oa_parts[i].ctx);
     gly_json_obj_end(&j);
-    int rc = tmp.err ? tmp.err : gly_json_finish(&j);
+    gly_json_obj_end(&j);
+    gly_json_obj_end(&j);
+    if (rc == 0)
+        rc = tmp.err ? tmp.err : gly_json_finish(&j);
     gly_buf_dispose(&tmp);
     return rc;
 }
@@ -372,8 +413,8 @@ int gly__openapi_route(gly_req *req)
 {
     gly_buf b;
     gly_buf_init(&b, NULL, 0, gly_req_arena(req), 0);
-    int rc = openapi_write(gly_req_app(req), &b, gly_req_arena(req));
-    if (rc < 0)
-        return rc;
+    int rc = openapi_write(req, gly_req_app(req), &b, gly_req_arena(req));
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
     return gly_send_buf(req, 200, "application/json", &b);
 }

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from pgserver import pg, pg_url  # noqa: F401 - the PostgreSQL fixtures, for every test module
+from redisserver import redis, redis_url  # noqa: F401 - the Redis fixtures, likewise
 
 BUILD = os.environ.get("GALLEY_BUILD", "/work/main/build")
 SANITIZED = os.environ.get("GALLEY_SANITIZED") == "1"

@@ -113,6 +113,105 @@ static const char rfc7515_a1[] = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
 static const char rfc7515_a1_key[] =
     "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
 
+/* A P-256 key (SEC1 "EC PRIVATE KEY"); PyJWT signed es256_py with it, kid "es-1". */
+static const char ec_pem[] = "-----BEGIN EC PRIVATE KEY-----\n"
+                             "MHcCAQEEINdvSr3VAnDJsYevmGJhFhxfcmykUi/xv6uTyd/44m+RoAoGCCqGSM49\n"
+                             "AwEHoUQDQgAEyTU/FF+rnvgOfald3S6rKr9GVlLt21CdngSiCz45U7GJIshB1+w8\n"
+                             "DhboErWoyS8Iy4SRHSg9jZGh+HhjS2SikQ==\n"
+                             "-----END EC PRIVATE KEY-----\n";
+/* An RSA-2048 key (PKCS#8); PyJWT signed rs256_py with it, kid "rs-1". */
+static const char rsa_pem[] = "-----BEGIN PRIVATE KEY-----\n"
+                              "MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQDGfbbc5NOSZ5ri\n"
+                              "4Xp4fZwMHMldnZYgO28OleKfofA8+j85y2YW97LmYZ1W6wGgLW/Y1jXdQS2y9EbS\n"
+                              "vuuxdAMCsNE7x901OnjyHO4lAZRFGR9P3Bv+XEXfA9y89rtr9rgvivQqfrkdO+BY\n"
+                              "fA6JDZw0WXnYU9yGD6Rlm9vMuksNb4pR5DFyOSVVIr0LQNvZYbxJoGe8SJG7rQ14\n"
+                              "ryMe7lox3m9rbM/BgY3ESTsn6bCro3VCaTz2TJ95Av38OVHGi3mqY0wL7x6lsSsi\n"
+                              "UPwekLJYFt81d63u7e7MWXWnic3Ho/vzzkhtxgbjQj0tSVQrMGBCH9PoAg+Ibq2H\n"
+                              "QmrecByhAgMBAAECggEAGXM3Bh2k7wmvt1V30Ykxf/AU9ZbmD93vAGzBcPxfhEIF\n"
+                              "51AoF9vMqXNsrB9XxwTsaV4V6/eWd3KQvibSq58XX7nyKfsXZuLHbSu+cSpBq5Zs\n"
+                              "CF5NjJCiONUS8XulTlOFDDuB0Q0MiS4LNu05I+OF2sR6Nf2SsfHBf3G7fgWI6ADi\n"
+                              "GxFoIBwiNoOQMCTBFqH8dK1HIY1vQleKaIycgZS1YiePOH4EKUwS5A8LNPsiCOlm\n"
+                              "fCTPLugOdg+XuZtFLaJ7tN5RCZXVFuR5gCXp1euZnuOc9Fthjg/8lBgTr5qzOxOi\n"
+                              "b5nd6DiIi42T8XfQy6CeYNCK1rhKN227WcCA3WEH/QKBgQD57WSNJxk1zUAPLPCJ\n"
+                              "vEFXaqU72F/FXDnpIklpEbk3LtMmsfVeyK94Gyj/1Q5hQGh1qjMdXepTsxN0LdYP\n"
+                              "AD6EWTGnModj2FcjfZ9aeqHbQTVgoKxASsDGpA7zi2t1amYMfvKnG+UyXrqfBDa1\n"
+                              "NWH5KbpF9bS/5D6f1egQvM4DGwKBgQDLUGA55JIUUCvV4NgY+sJn5bjatJRaruEB\n"
+                              "6LDxpRnfFBNv9lQ75E9xkgkCUoLec79brLSiyZvNpKp630QCjn+cl2pvJFLHi4eI\n"
+                              "dlAkldg/uQpiOAxKp1QKolCrP2qDcu/1gwuokWKO/kPwciLKPOZRXD7QK4raW8Xz\n"
+                              "FPLP6fIe8wKBgDz3hwbT2deBCTZqfQbscHgVoNcXck1fsRTI82V5GFh4yLNwx+1m\n"
+                              "QT+oSHkYDRj2MEU7zppEVawzS/SUVdp08csxQuaJcfOOS7txopTcw20L3CyFJV/N\n"
+                              "nHcYgDky8nTDDr/Pm/vd1yxRZW7zBTFxI0Q3xKPaS0xgLlKpSKIEnLCvAoGAHubb\n"
+                              "iVEVZuL8lqhzD/DlJXeEDjHOLq5P4sNkSYYnlYFupuDQ0r2T2ZYxqlmyLG95UUzB\n"
+                              "s9BizvHNO5m9s4nHGZzl/3iM4GlzsykQa08fLChKzLzqGVqvamJbUnv0C4CnujAt\n"
+                              "0HQwf71jxCME6Koy84DKx0cm9qNmRdkUQsezFkMCgYACrdIkBduuHxO1SlXMjSXL\n"
+                              "cRmW+/MCq9hYslIHpoibnGVyB6iZvui0A7K2RHePHV39kCmaFm/MvOH+/sDTY78z\n"
+                              "3oN0Livs2KjHLzpkPV7erbafZvs3ULGx+Y9XrBb+GLVJkLARqbz4l09xoFkDfNla\n"
+                              "o5P54rSXrjZSvxUid16sTA==\n"
+                              "-----END PRIVATE KEY-----\n";
+/* A P-384 key: the wrong curve for ES256. */
+static const char ec384_pem[] = "-----BEGIN PRIVATE KEY-----\n"
+                                "MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDAdlMUcd1Kisw6mw24Q\n"
+                                "PR37F0HD3CiJz7oCSNSfpnFc0pqMG8up97fe5YxnAMZT65ehZANiAAS8uQ5jdAVc\n"
+                                "wQKfBF0Aq+b15FrpLBwJaQllppviCIfcAQEH+24VQkltPXlmxXy8y62+CP27e7AF\n"
+                                "SrQND/jbwZ/7aYmbUjFYg+PRSDtEHoJL7s/elLguyX2N+EqR0ocy7IQ=\n"
+                                "-----END PRIVATE KEY-----\n";
+/* An RSA-1024 key: too small. */
+static const char rsa1024_pem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIICdwIBADANBgkqhkiG9w0BAQEFAASCAmEwggJdAgEAAoGBAJRegBcc1eortNkq\n"
+    "mYCBZK3Lf+EGF4rGB4B6PN6LiN5tClUfwQ7Xa+IBaDU13i72rIzL5J+/ejqMO+8z\n"
+    "pI3OXBZXNS7zH8IZxxhJJ8PWTeHot0vA44XQ3IPHTXvSSfNlmnApSVjhAmR80F64\n"
+    "752tnXCfL5zmqmf1GEduYym5PZ5DAgMBAAECgYEAgti4dCmtCcCT1HW6PFdgt9jh\n"
+    "JU1fE7bDRO4IomdCRI67bwj7FKCs9vswsMSZ9qb604y5SpzuKZYlATZ1J85W7NEn\n"
+    "mn64BIpmXeEP/pUJtp0JHDZyvU9LZ42n4NORgk6/SP8v/Tv9DDLprxP4bJRKgOW4\n"
+    "b9pk+XkMYt9p12RWImkCQQDEC5F1gViHMD0wJw/4k2N4PXCz0SUUwepRll5dgB2V\n"
+    "Lqg3jc9ttbq7bT+9dVYZIFgdtD+fmf2lDMDS8xkVsKNfAkEAwb5cgc+iTjye+hh+\n"
+    "cbpIaFGGnOiwvtRFkriI5CcYNmuvSek6SAB5VaQCn4KNFNThDM3MxKTvQOJY1M/K\n"
+    "sxKznQJBALx/ev8GvT5PLaYtCPgzj0K/oKvk/sh0o36LHHS+iLM2R1wTKE0OnVs1\n"
+    "ckISnhROuyrkcwBcqjuWhZjPUWE/k/UCQA+oAnG7BbKs02wCbrViCFflvqsPYrkJ\n"
+    "DlY881L8lchQC2o9nqgS4bs59bxOIHh+e3E9cD6z1WG46NTJteeiq0ECQHIASIMS\n"
+    "xGIoCnoMvSXzjHEc/qkRDHHqxyzjJk6LvKcTx6niNoErBV7Xdwg6PZ+6id84PIGH\n"
+    "WLHBlvcb2w/03xQ=\n"
+    "-----END PRIVATE KEY-----\n";
+/* PyJWT 2.6: jwt.encode(claims, ec key, algorithm="ES256", headers={"kid":"es-1"}) */
+static const char es256_py[] =
+    "eyJhbGciOiJFUzI1NiIsImtpZCI6ImVzLTEiLCJ0eXAiOiJKV1QifQ.eyJzdWIiOiJ1c2VyLTQyIiwiaXNzIjoiaHR"
+    "0cHM6Ly9nYWxsZXkudGVzdCIsImF1ZCI6ImdhbGxleS1hcGkiLCJleHAiOjQxMDI0NDQ4MDAsImlhdCI6MTcwMDAwM"
+    "DAwMCwibmJmIjoxNzAwMDAwMDAwLCJyb2xlIjoiYWRtaW4iLCJzaWQiOiJzLTciLCJqdGkiOiJqLTEifQ.staErZ5f"
+    "8X1Wa5Ecjy0Jn22yOlo7RvUb4UnDzbg3rWvBev4mKi47tr7dbN5cAverUSi-phzLwkZSogLcLE90Fg";
+/* PyJWT 2.6: jwt.encode(claims, rsa key, algorithm="RS256", headers={"kid":"rs-1"}) */
+static const char rs256_py[] =
+    "eyJhbGciOiJSUzI1NiIsImtpZCI6InJzLTEiLCJ0eXAiOiJKV1QifQ.eyJzdWIiOiJ1c2VyLTQyIiwiaXNzIjoiaHR"
+    "0cHM6Ly9nYWxsZXkudGVzdCIsImF1ZCI6ImdhbGxleS1hcGkiLCJleHAiOjQxMDI0NDQ4MDAsImlhdCI6MTcwMDAwM"
+    "DAwMCwibmJmIjoxNzAwMDAwMDAwLCJyb2xlIjoiYWRtaW4iLCJzaWQiOiJzLTciLCJqdGkiOiJqLTEifQ.jRG1EBhx"
+    "-ny9iTt_NgBD-xd6A5fIdSO6vgSJIb2JsDYicRMJkA4mii7k2nUgzrdc95D1WbYoN-FAvmKwGie3gj9JXVxNpxKnPe"
+    "oKSf-C3ztsKq9LmcVFyDp9kPpSx9_l86VvNpAnFL5hgcqtKaNIgEHMqQn9LFCyuQCFlcFu9LREM_EFY2cIsnmZlIbS"
+    "MueYeIlvovCy6isP2yPxMy8nAM9pLotciedkPVIOjzXZNl2d8U-CSpXQDt9Tylfe5xcq0hxp7W2zsfFP9Lqz9GfODg"
+    "ECU_bAUshKSQiE-vWfR7MvbfbfKX4OEe0S6jxYzgDIJnUbmUSdrefRhEO4eCg52Q";
+/* ECAlgorithm.to_jwk() of ec_pem's public key, with kid "es-1" and use "sig". */
+static const char ec_jwk[] =
+    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"yTU_FF-rnvgOfald3S6rKr9GVlLt21CdngSiCz45U7E\",\""
+    "y\":\"iSLIQdfsPA4W6BK1qMkvCMuEkR0oPY2Rofh4Y0tkopE\",\"kid\":\"es-1\",\"use\":\"sig\"}";
+/* RSAAlgorithm.to_jwk() of rsa_pem's public key, with kid "rs-1". */
+static const char rsa_jwk[] =
+    "{\"kty\":\"RSA\",\"key_ops\":[\"verify\"],\"n\":\"xn223OTTkmea4uF6eH2cDBzJXZ2WIDtvDpXin6Hw"
+    "PPo_OctmFvey5mGdVusBoC1v2NY13UEtsvRG0r7rsXQDArDRO8fdNTp48hzuJQGURRkfT9wb_lxF3wPcvPa7a_a4L4"
+    "r0Kn65HTvgWHwOiQ2cNFl52FPchg-kZZvbzLpLDW-KUeQxcjklVSK9C0Db2WG8SaBnvEiRu60NeK8jHu5aMd5va2zP"
+    "wYGNxEk7J-mwq6N1Qmk89kyfeQL9_DlRxot5qmNMC-8epbErIlD8HpCyWBbfNXet7u3uzFl1p4nNx6P7885IbcYG40"
+    "I9LUlUKzBgQh_T6AIPiG6th0Jq3nAcoQ\",\"e\":\"AQAB\",\"kid\":\"rs-1\"}";
+/* ec384_pem's public key. */
+static const char ec384_jwk[] =
+    "{\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"vLkOY3QFXMECnwRdAKvm9eRa6SwcCWkJZaab4giH3AEBB_tu"
+    "FUJJbT15ZsV8vMut\",\"y\":\"vgj9u3uwBUq0DQ_428Gf-2mJm1IxWIPj0Ug7RB6CS-7P3pS4Lsl9jfhKkdKHMuy"
+    "E\"}";
+/* rsa1024_pem's public key. */
+static const char rsa1024_jwk[] =
+    "{\"kty\":\"RSA\",\"key_ops\":[\"verify\"],\"n\":\"lF6AFxzV6iu02SqZgIFkrct_4QYXisYHgHo83ouI"
+    "3m0KVR_BDtdr4gFoNTXeLvasjMvkn796Oow77zOkjc5cFlc1LvMfwhnHGEknw9ZN4ei3S8DjhdDcg8dNe9JJ82WacC"
+    "lJWOECZHzQXrjvna2dcJ8vnOaqZ_UYR25jKbk9nkM\",\"e\":\"AQAB\"}";
+#define EC_THUMB_KID  "1c307c1d5ab6298e" /* RFC 7638 thumbprint of ec_jwk, first 8 bytes */
+#define RSA_THUMB_KID "82868044066c7594" /* and of rsa_jwk */
+
 static const char claims_json[] =
     "{\"sub\":\"user-42\",\"iss\":\"https://galley.test\",\"aud\":\"galley-api\","
     "\"exp\":4102444800,\"nbf\":1700000000}";
@@ -380,6 +479,9 @@ static void key_kid_is_derived_from_the_key_material(void **state)
     gly_jwt_key_wipe(&k);
 }
 
+/* The longest kid: 64 characters (Google's are 40). */
+#define LONG_KID "0123456789012345678901234567890123456789012345678901234567890123"
+
 static void key_refuses_an_empty_long_or_unprintable_kid(void **state)
 {
     (void)state;
@@ -387,13 +489,12 @@ static void key_refuses_an_empty_long_or_unprintable_kid(void **state)
     assert_int_equal(gly_jwt_key_hs256(&k, SECRET, 32, ""), GLY_EINVAL);
     assert_int_equal(gly_jwt_key_hs256(&k, SECRET, 32, "a b"), GLY_EINVAL);
     assert_int_equal(gly_jwt_key_hs256(&k, SECRET, 32, "caf\xc3\xa9"), GLY_EINVAL);
-    assert_int_equal(gly_jwt_key_hs256(&k, SECRET, 32, "012345678901234567890123456789012"),
-                     GLY_EINVAL);
+    assert_int_equal(gly_jwt_key_hs256(&k, SECRET, 32, LONG_KID "x"), GLY_EINVAL);
     assert_true(sodium_is_zero((const unsigned char *)&k, sizeof k));
-    assert_int_equal(gly_jwt_key_eddsa(&k, NULL, "012345678901234567890123456789012"), GLY_EINVAL);
+    assert_int_equal(gly_jwt_key_eddsa(&k, NULL, LONG_KID "x"), GLY_EINVAL);
     assert_true(sodium_is_zero((const unsigned char *)&k, sizeof k));
-    assert_int_equal(gly_jwt_key_hs256(&k, SECRET, 32, "01234567890123456789012345678901"), 0);
-    assert_string_equal(k.kid, "01234567890123456789012345678901");
+    assert_int_equal(gly_jwt_key_hs256(&k, SECRET, 32, LONG_KID), 0);
+    assert_string_equal(k.kid, LONG_KID);
     gly_jwt_key_wipe(&k);
 }
 
@@ -723,16 +824,23 @@ static void alg_none_is_refused_in_any_spelling(void **state)
 static void other_algorithms_are_refused(void **state)
 {
     (void)state;
-    static const char *const algs[] = {"\"HS384\"",   "\"HS512\"", "\"RS256\"",  "\"ES256\"",
-                                       "\"PS256\"",   "\"hs256\"", "\"HS256 \"", "\"eddsa\"",
-                                       "\"Ed25519\"", "\"\"",      "256",        "null",
-                                       "[\"HS256\"]"};
+    static const char *const algs[] = {"\"HS384\"", "\"HS512\"",   "\"RS384\"",  "\"ES384\"",
+                                       "\"PS256\"", "\"hs256\"",   "\"HS256 \"", "\"eddsa\"",
+                                       "\"es256\"", "\"Ed25519\"", "\"\"",       "256",
+                                       "null",      "[\"HS256\"]"};
     char h[128];
     for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++) {
         snprintf(h, sizeof h, "{\"alg\":%s,\"typ\":\"JWT\",\"kid\":\"hs-1\"}", algs[i]);
         assert_refused(forge_as(&keys[0], GLY_JWT_HS256, h, claims_json), GLY_EACCES,
                        "algorithm refused");
     }
+    /* algorithms we know, naming a key of another */
+    assert_refused(
+        forge_as(&keys[0], GLY_JWT_HS256, "{\"alg\":\"ES256\",\"kid\":\"hs-1\"}", claims_json),
+        GLY_EACCES, "algorithm does not match the key");
+    assert_refused(
+        forge_as(&keys[0], GLY_JWT_HS256, "{\"alg\":\"RS256\",\"kid\":\"hs-1\"}", claims_json),
+        GLY_EACCES, "algorithm does not match the key");
     assert_refused(forge(&keys[0], "{\"typ\":\"JWT\",\"kid\":\"hs-1\"}", claims_json), GLY_EACCES,
                    "no algorithm");
 }
@@ -1143,6 +1251,428 @@ static void verify_refuses_null_arguments(void **state)
     assert_string_equal(why, "invalid arguments");
 }
 
+/* ------------------------------------------------------------------------ */
+/* ES256, RS256 and JWKs                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Makes a key of a PEM fixture with kid, asserting success. */
+static void pem_key(gly_jwt_key *k, const char *pem, const char *kid)
+{
+    assert_int_equal(gly_jwt_key_pem(k, pem, strlen(pem), kid), 0);
+}
+
+static void jwk_key(gly_jwt_key *k, const char *json)
+{
+    int rc = gly_jwk_parse(k, json, strlen(json));
+    if (rc != 0) {
+        fail_msg("jwk refused (%d): %s", rc, json);
+    }
+}
+
+/* Splits token s: the length of "header.payload" and the decoded signature's. */
+static size_t signature_of(const char *s, unsigned char *sig, size_t cap, size_t *signed_len)
+{
+    const char *dot = strrchr(s, '.');
+    size_t n;
+    assert_non_null(dot);
+    assert_int_equal(gly_b64url_decode(dot + 1, strlen(dot + 1), sig, cap, &n), 0);
+    *signed_len = (size_t)(dot - s);
+    return n;
+}
+
+/* Replaces the signature of token s with sig[0..n) (in tok). */
+static const char *with_signature(const char *s, const unsigned char *sig, size_t n)
+{
+    char *copy = strdup(s);
+    assert_non_null(copy);
+    *strrchr(copy, '.') = '\0';
+    gly_buf_clear(&tok);
+    gly_buf_puts(&tok, copy);
+    gly_buf_putc(&tok, '.');
+    gly_b64url_encode(&tok, sig, n);
+    free(copy);
+    assert_non_null(gly_buf_cstr(&tok));
+    return tok.p;
+}
+
+static void key_pem_makes_es256_rs256_and_eddsa_keys(void **state)
+{
+    (void)state;
+    gly_jwt_key k;
+    pem_key(&k, ec_pem, NULL);
+    assert_int_equal(k.alg, GLY_JWT_ES256);
+    assert_true(k.can_sign);
+    assert_string_equal(k.kid, EC_THUMB_KID);
+    gly_jwt_key_wipe(&k);
+    assert_true(sodium_is_zero((const unsigned char *)&k, sizeof k));
+    pem_key(&k, rsa_pem, "rs-1");
+    assert_int_equal(k.alg, GLY_JWT_RS256);
+    assert_string_equal(k.kid, "rs-1");
+    gly_jwt_key_wipe(&k);
+
+    /* an Ed25519 PEM is the seed: the same key as gly_jwt_key_eddsa() makes of it */
+    gly_buf pem;
+    gly_buf_init(&pem, NULL, 0, NULL, 0);
+    assert_int_equal(gly_jwt_key_pem_write(&keys[1], &pem), 0);
+    assert_non_null(strstr(gly_buf_cstr(&pem), "-----BEGIN PRIVATE KEY-----"));
+    pem_key(&k, pem.p, "ed-1");
+    assert_int_equal(k.alg, GLY_JWT_EDDSA);
+    assert_memory_equal(k.sk, keys[1].sk, sizeof k.sk);
+    gly_jwt_key_wipe(&k);
+    gly_buf_dispose(&pem);
+}
+
+static void key_pem_refuses_other_curves_small_rsa_and_garbage(void **state)
+{
+    (void)state;
+    gly_jwt_key k;
+    const char *bad[] = {ec384_pem, rsa1024_pem, "", "-----BEGIN PRIVATE KEY-----\nAAAA\n",
+                         "not a key"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(gly_jwt_key_pem(&k, bad[i], strlen(bad[i]), NULL), GLY_EINVAL);
+        assert_true(sodium_is_zero((const unsigned char *)&k, sizeof k));
+    }
+    /* a PEM cut short, and one with a kid that is too long */
+    assert_int_equal(gly_jwt_key_pem(&k, ec_pem, strlen(ec_pem) / 2, NULL), GLY_EINVAL);
+    char kid[66];
+    memset(kid, 'k', 65);
+    kid[65] = '\0';
+    assert_int_equal(gly_jwt_key_pem(&k, ec_pem, strlen(ec_pem), kid), GLY_EINVAL);
+    assert_true(sodium_is_zero((const unsigned char *)&k, sizeof k));
+}
+
+static void key_generate_makes_distinct_es256_keys_that_round_trip_through_pem(void **state)
+{
+    (void)state;
+    gly_jwt_key a, b, back;
+    assert_int_equal(gly_jwt_key_generate(&a, GLY_JWT_ES256, NULL), 0);
+    assert_int_equal(gly_jwt_key_generate(&b, GLY_JWT_ES256, NULL), 0);
+    assert_string_not_equal(a.kid, b.kid);
+    gly_buf pem;
+    gly_buf_init(&pem, NULL, 0, NULL, 0);
+    assert_int_equal(gly_jwt_key_pem_write(&a, &pem), 0);
+    pem_key(&back, gly_buf_cstr(&pem), NULL);
+    assert_string_equal(back.kid, a.kid);
+    gly_jwt_claims c = {.sub = "u", .exp = FAR_FUTURE}, out;
+    gly_buf_clear(&tok);
+    assert_int_equal(gly_jwt_sign(&a, &c, &tok), 0);
+    const char *why;
+    expect.iss = expect.aud = NULL;
+    assert_int_equal(verify_keys(&back, 1, tok.p, tok.len, &out, &why), 0);
+    assert_int_equal(verify_keys(&b, 1, tok.p, tok.len, &out, &why), GLY_EACCES);
+    assert_string_equal(why, "unknown kid");
+    /* HS256 keys have no PEM; a check-only key has no private half */
+    gly_buf_clear(&pem);
+    assert_int_equal(gly_jwt_key_pem_write(&keys[0], &pem), GLY_EINVAL);
+    gly_jwt_key pub;
+    jwk_key(&pub, ec_jwk);
+    assert_int_equal(gly_jwt_key_pem_write(&pub, &pem), GLY_EINVAL);
+    assert_int_equal(pem.len, 0);
+    gly_jwt_key_wipe(&pub);
+    assert_int_equal(gly_jwt_key_generate(&pub, 99, NULL), GLY_EINVAL);
+    gly_jwt_key_wipe(&a);
+    gly_jwt_key_wipe(&b);
+    gly_jwt_key_wipe(&back);
+    gly_buf_dispose(&pem);
+}
+
+static void pyjwt_es256_token_verifies_with_the_pem_and_the_jwk(void **state)
+{
+    (void)state;
+    gly_jwt_key priv, pub;
+    pem_key(&priv, ec_pem, "es-1");
+    jwk_key(&pub, ec_jwk);
+    assert_string_equal(pub.kid, "es-1");
+    assert_false(pub.can_sign);
+    gly_jwt_claims c;
+    const char *why = "unset";
+    assert_int_equal(verify_keys(&priv, 1, es256_py, strlen(es256_py), &c, &why), 0);
+    assert_null(why);
+    assert_int_equal(verify_keys(&pub, 1, es256_py, strlen(es256_py), &c, &why), 0);
+    assert_string_equal(c.sub, "user-42");
+    assert_string_equal(c.role, "admin");
+    /* the whole payload is there for claims of others */
+    assert_non_null(c.payload);
+    assert_string_equal(gly_jv_str(gly_jv_get(c.payload, "jti")).p, "j-1");
+    gly_jwt_key_wipe(&priv);
+    gly_jwt_key_wipe(&pub);
+}
+
+static void pyjwt_rs256_token_verifies_with_the_pem_and_the_jwk(void **state)
+{
+    (void)state;
+    gly_jwt_key priv, pub;
+    pem_key(&priv, rsa_pem, "rs-1");
+    jwk_key(&pub, rsa_jwk);
+    gly_jwt_claims c;
+    const char *why = "unset";
+    assert_int_equal(verify_keys(&priv, 1, rs256_py, strlen(rs256_py), &c, &why), 0);
+    assert_int_equal(verify_keys(&pub, 1, rs256_py, strlen(rs256_py), &c, &why), 0);
+    assert_string_equal(c.sid, "s-7");
+    gly_jwt_key_wipe(&priv);
+    gly_jwt_key_wipe(&pub);
+}
+
+static void es256_and_rs256_round_trip_through_sign_and_a_written_jwk(void **state)
+{
+    (void)state;
+    const char *pems[] = {ec_pem, rsa_pem};
+    for (size_t i = 0; i < 2; i++) {
+        gly_jwt_key priv, pub;
+        pem_key(&priv, pems[i], NULL);
+        gly_buf jb;
+        gly_json j;
+        gly_buf_init(&jb, NULL, 0, NULL, 0);
+        gly_json_init(&j, &jb);
+        assert_int_equal(gly_jwk_write(&priv, &j), 0);
+        assert_int_equal(gly_json_finish(&j), 0);
+        assert_null(strstr(gly_buf_cstr(&jb), "\"d\""));
+        jwk_key(&pub, jb.p);
+        assert_string_equal(pub.kid, priv.kid);
+        gly_jwt_claims c = {.sub = "user-42",
+                            .iss = "https://galley.test",
+                            .aud = "galley-api",
+                            .exp = FAR_FUTURE},
+                       out;
+        gly_buf_clear(&tok);
+        assert_int_equal(gly_jwt_sign(&priv, &c, &tok), 0);
+        assert_non_null(gly_buf_cstr(&tok));
+        unsigned char sig[512];
+        size_t signed_len;
+        size_t n = signature_of(tok.p, sig, sizeof sig, &signed_len);
+        assert_int_equal(n, i == 0 ? 64 : 256);
+        const char *why;
+        assert_int_equal(verify_keys(&pub, 1, tok.p, tok.len, &out, &why), 0);
+        assert_string_equal(out.aud, "galley-api");
+        /* the public half alone cannot sign */
+        gly_buf_clear(&tok);
+        assert_int_equal(gly_jwt_sign(&pub, &c, &tok), GLY_EINVAL);
+        gly_buf_dispose(&jb);
+        gly_jwt_key_wipe(&priv);
+        gly_jwt_key_wipe(&pub);
+    }
+    /* an HS256 secret is never written as a JWK */
+    gly_buf jb;
+    gly_json j;
+    gly_buf_init(&jb, NULL, 0, NULL, 0);
+    gly_json_init(&j, &jb);
+    assert_int_equal(gly_jwk_write(&keys[0], &j), GLY_EINVAL);
+    assert_int_equal(gly_jwk_write(&keys[1], &j), 0);
+    assert_int_equal(gly_json_finish(&j), 0);
+    assert_non_null(strstr(gly_buf_cstr(&jb), "\"crv\":\"Ed25519\""));
+    gly_buf_dispose(&jb);
+}
+
+static void hs256_keyed_with_the_es256_public_key_is_refused(void **state)
+{
+    (void)state;
+    gly_jwt_key pub;
+    jwk_key(&pub, ec_jwk);
+    /* the attacker's HMAC keys: the JWK text, and the PEM of the private key (worst case) */
+    const char *secrets[] = {ec_jwk, ec_pem};
+    for (size_t i = 0; i < 2; i++) {
+        gly_jwt_key hs;
+        unsigned char h[32];
+        crypto_hash_sha256(h, (const unsigned char *)secrets[i], strlen(secrets[i]));
+        assert_int_equal(gly_jwt_key_hs256(&hs, h, sizeof h, "es-1"), 0);
+        forge(&hs, "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"es-1\"}", claims_json);
+        gly_jwt_claims c;
+        const char *why;
+        assert_int_equal(verify_keys(&pub, 1, tok.p, tok.len, &c, &why), GLY_EACCES);
+        assert_string_equal(why, "algorithm does not match the key");
+        gly_jwt_key_wipe(&hs);
+    }
+    /* and an ES256 header naming an HS256 key */
+    gly_jwt_claims c;
+    const char *why;
+    assert_int_equal(verify_keys(keys, 2, es256_py, strlen(es256_py), &c, &why), GLY_EACCES);
+    assert_string_equal(why, "unknown kid");
+    gly_jwt_key hs;
+    assert_int_equal(gly_jwt_key_hs256(&hs, SECRET, 32, "es-1"), 0);
+    assert_int_equal(verify_keys(&hs, 1, es256_py, strlen(es256_py), &c, &why), GLY_EACCES);
+    assert_string_equal(why, "algorithm does not match the key");
+    gly_jwt_key_wipe(&hs);
+    gly_jwt_key_wipe(&pub);
+}
+
+static void es256_signature_of_the_wrong_length_or_in_der_is_refused(void **state)
+{
+    (void)state;
+    gly_jwt_key pub;
+    jwk_key(&pub, ec_jwk);
+    unsigned char sig[80], bad[80];
+    size_t signed_len;
+    size_t n = signature_of(es256_py, sig, sizeof sig, &signed_len);
+    assert_int_equal(n, 64);
+    gly_jwt_claims c;
+    const char *why;
+    size_t lens[] = {0, 32, 63, 65, 72};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        memset(bad, 0, sizeof bad);
+        memcpy(bad, sig, lens[i] < 64 ? lens[i] : 64);
+        with_signature(es256_py, bad, lens[i]);
+        assert_int_equal(verify_keys(&pub, 1, tok.p, tok.len, &c, &why), GLY_EACCES);
+        assert_string_equal(why, "bad signature");
+    }
+    /* the same R and S in DER, as libcrypto would take them */
+    unsigned char der[72] = {0x30, 68, 0x02, 33, 0x00};
+    memcpy(der + 5, sig, 32);
+    der[37] = 0x02, der[38] = 33, der[39] = 0x00;
+    memcpy(der + 40, sig + 32, 32);
+    with_signature(es256_py, der, sizeof der);
+    assert_int_equal(verify_keys(&pub, 1, tok.p, tok.len, &c, &why), GLY_EACCES);
+    /* R and S zero, or one bit of S flipped; the signature itself still holds */
+    memset(bad, 0, 64);
+    with_signature(es256_py, bad, 64);
+    assert_int_equal(verify_keys(&pub, 1, tok.p, tok.len, &c, &why), GLY_EACCES);
+    memcpy(bad, sig, 64);
+    bad[63] ^= 1;
+    with_signature(es256_py, bad, 64);
+    assert_int_equal(verify_keys(&pub, 1, tok.p, tok.len, &c, &why), GLY_EACCES);
+    assert_string_equal(why, "bad signature");
+    with_signature(es256_py, sig, 64);
+    assert_int_equal(verify_keys(&pub, 1, tok.p, tok.len, &c, &why), 0);
+    gly_jwt_key_wipe(&pub);
+}
+
+static void rs256_signature_must_be_as_long_as_the_modulus(void **state)
+{
+    (void)state;
+    gly_jwt_key pub;
+    jwk_key(&pub, rsa_jwk);
+    unsigned char sig[300];
+    size_t signed_len;
+    size_t n = signature_of(rs256_py, sig, sizeof sig, &signed_len);
+    assert_int_equal(n, 256);
+    gly_jwt_claims c;
+    const char *why;
+    with_signature(rs256_py, sig, 255);
+    assert_int_equal(verify_keys(&pub, 1, tok.p, tok.len, &c, &why), GLY_EACCES);
+    assert_string_equal(why, "bad signature");
+    sig[10] ^= 0x40;
+    with_signature(rs256_py, sig, 256);
+    assert_int_equal(verify_keys(&pub, 1, tok.p, tok.len, &c, &why), GLY_EACCES);
+    assert_string_equal(why, "bad signature");
+    gly_jwt_key_wipe(&pub);
+}
+
+static void jwk_parse_refuses_what_is_not_a_signing_key_we_know(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        ec384_jwk,
+        rsa1024_jwk,
+        "",
+        "[]",
+        "{}",
+        "{\"kty\":\"oct\",\"k\":\"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA\"}",
+        "{\"kty\":\"OKP\",\"crv\":\"X25519\",\"x\":\"A6EHv_"
+        "POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg\"}",
+        /* Ed25519 x of the wrong length, and a small-order point */
+        "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"A6EHv_"
+        "POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMQ\"}",
+        "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":"
+        "\"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
+        /* P-256 with a point off the curve (y + 1) */
+        "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"yTU_FF-rnvgOfald3S6rKr9GVlLt21CdngSiCz45U7E\","
+        "\"y\":\"iSLIQdfsPA4W6BK1qMkvCMuEkR0oPY2Rofh4Y0tkopI\"}",
+    };
+    gly_jwt_key k;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (gly_jwk_parse(&k, bad[i], strlen(bad[i])) != GLY_EINVAL) {
+            fail_msg("accepted: %s", bad[i]);
+        }
+        assert_true(sodium_is_zero((const unsigned char *)&k, sizeof k));
+    }
+    /* ec_jwk with one member changed: use, alg, key_ops, a private d, a kid too long or empty */
+    const char *edits[][2] = {
+        {"\"use\":\"sig\"", "\"use\":\"enc\""},
+        {"\"use\":\"sig\"", "\"alg\":\"ES384\""},
+        {"\"use\":\"sig\"", "\"alg\":\"RS256\""},
+        {"\"use\":\"sig\"", "\"key_ops\":[\"sign\"]"},
+        {"\"use\":\"sig\"", "\"d\":\"AAAA\""},
+        {"\"kid\":\"es-1\"",
+         "\"kid\":\"0123456789012345678901234567890123456789012345678901234567890123x\""},
+        {"\"kid\":\"es-1\"", "\"kid\":\"\""},
+        {"\"kid\":\"es-1\"", "\"kid\":\"es 1\""},
+        {"\"kid\":\"es-1\"", "\"kid\":7"},
+        {"\"crv\":\"P-256\"", "\"crv\":\"P-384\""},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        char json[1024];
+        const char *at = strstr(ec_jwk, edits[i][0]);
+        assert_non_null(at);
+        snprintf(json, sizeof json, "%.*s%s%s", (int)(at - ec_jwk), ec_jwk, edits[i][1],
+                 at + strlen(edits[i][0]));
+        if (gly_jwk_parse(&k, json, strlen(json)) != GLY_EINVAL) {
+            fail_msg("accepted: %s", json);
+        }
+    }
+    /* the same with an acceptable change: alg ES256, key_ops verify */
+    char json[1024];
+    const char *at = strstr(ec_jwk, "\"use\":\"sig\"");
+    snprintf(json, sizeof json, "%.*s\"alg\":\"ES256\",\"key_ops\":[\"verify\"]%s",
+             (int)(at - ec_jwk), ec_jwk, at + strlen("\"use\":\"sig\""));
+    jwk_key(&k, json);
+    gly_jwt_key_wipe(&k);
+}
+
+static void jwk_without_a_kid_gets_its_thumbprint(void **state)
+{
+    (void)state;
+    char json[1024];
+    const char *at = strstr(ec_jwk, ",\"kid\":\"es-1\"");
+    assert_non_null(at);
+    snprintf(json, sizeof json, "%.*s%s", (int)(at - ec_jwk), ec_jwk, at + 13);
+    gly_jwt_key k;
+    jwk_key(&k, json);
+    assert_string_equal(k.kid, EC_THUMB_KID);
+    gly_jwt_key_wipe(&k);
+    pem_key(&k, rsa_pem, NULL);
+    assert_string_equal(k.kid, RSA_THUMB_KID);
+    gly_jwt_key_wipe(&k);
+}
+
+static void jwks_parse_keeps_the_keys_it_can_use_in_order(void **state)
+{
+    (void)state;
+    char json[8192];
+    snprintf(json, sizeof json,
+             "{\"keys\":[%s,{\"kty\":\"EC\",\"use\":\"enc\",\"crv\":\"P-256\",\"x\":\"AA\"},%s,%s,"
+             "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"ed\","
+             "\"x\":\"A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg\"},\"junk\",7]}",
+             rsa_jwk, rsa1024_jwk, ec_jwk);
+    gly_jwt_key ks[4];
+    size_t n = 99;
+    assert_int_equal(gly_jwks_parse(json, strlen(json), ks, 4, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(ks[0].alg, GLY_JWT_RS256);
+    assert_int_equal(ks[1].alg, GLY_JWT_ES256);
+    assert_int_equal(ks[2].alg, GLY_JWT_EDDSA);
+    assert_string_equal(ks[2].kid, "ed");
+    assert_memory_equal(ks[2].pk, keys[1].pk, 32);
+    gly_jwt_claims c;
+    const char *why;
+    assert_int_equal(verify_keys(ks, n, es256_py, strlen(es256_py), &c, &why), 0);
+    assert_int_equal(verify_keys(ks, n, rs256_py, strlen(rs256_py), &c, &why), 0);
+    for (size_t i = 0; i < n; i++) {
+        gly_jwt_key_wipe(&ks[i]);
+    }
+    /* at most cap keys */
+    assert_int_equal(gly_jwks_parse(json, strlen(json), ks, 1, &n), 0);
+    assert_int_equal(n, 1);
+    gly_jwt_key_wipe(&ks[0]);
+    /* an empty set is a set; other texts are not */
+    assert_int_equal(gly_jwks_parse("{\"keys\":[]}", 11, ks, 4, &n), 0);
+    assert_int_equal(n, 0);
+    const char *bad[] = {"", "{}", "{\"keys\":{}}", "[]", "{\"keys\":[]", "null"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = 99;
+        assert_int_equal(gly_jwks_parse(bad[i], strlen(bad[i]), ks, 4, &n), GLY_EINVAL);
+        assert_int_equal(n, 0);
+    }
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1205,6 +1735,18 @@ int main(void)
         T(wrong_or_missing_audience_is_refused),
         T(verify_reports_out_of_memory_from_the_arena),
         T(verify_refuses_null_arguments),
+        T(key_pem_makes_es256_rs256_and_eddsa_keys),
+        T(key_pem_refuses_other_curves_small_rsa_and_garbage),
+        T(key_generate_makes_distinct_es256_keys_that_round_trip_through_pem),
+        T(pyjwt_es256_token_verifies_with_the_pem_and_the_jwk),
+        T(pyjwt_rs256_token_verifies_with_the_pem_and_the_jwk),
+        T(es256_and_rs256_round_trip_through_sign_and_a_written_jwk),
+        T(hs256_keyed_with_the_es256_public_key_is_refused),
+        T(es256_signature_of_the_wrong_length_or_in_der_is_refused),
+        T(rs256_signature_must_be_as_long_as_the_modulus),
+        T(jwk_parse_refuses_what_is_not_a_signing_key_we_know),
+        T(jwk_without_a_kid_gets_its_thumbprint),
+        T(jwks_parse_keeps_the_keys_it_can_use_in_order),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,6 +2,7 @@
  * cmd/galley/main.c - the galley command: serve, migrate, backup, config,
  * version, help.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,10 @@ static void usage(FILE *out)
           "  admin create EMAIL\n"
           "            create a superuser; the password is read from the terminal (not\n"
           "            echoed) or from standard input, never from a flag\n"
+          "  schema export\n"
+          "            print every collection's definition as JSON\n"
+          "  schema import FILE [--delete-missing]\n"
+          "            create or change collections to match FILE (records are kept)\n"
           "  backup FILE\n"
           "            copy the SQLite database to FILE; safe while serving\n"
           "  config    print the effective settings as JSON (a valid --config file)\n"
@@ -35,7 +40,8 @@ static void usage(FILE *out)
 /* The built-in modules: their migrations, middleware and routes (before the database opens). */
 static int add_modules(gly_app *app)
 {
-    return gly_auth_use(app);
+    int rc = gly_auth_use(app);
+    return rc < 0 ? rc : gly_records_use(app);
 }
 
 /*
@@ -106,6 +112,60 @@ static int migrate(int argc, char **argv)
     gly_buf_dispose(&b);
     gly_app_free(app);
     return rc < 0 ? 1 : 0;
+}
+
+/* galley schema export | import FILE [--delete-missing] [settings] */
+static int schema(int argc, char **argv)
+{
+    const char *what = argc > 1 ? argv[1] : "";
+    bool import = strcmp(what, "import") == 0, delete_missing = false;
+    if (!import && strcmp(what, "export") != 0) {
+        fprintf(stderr, "galley schema: expected export or import FILE\n");
+        return 2;
+    }
+    int first = 2;
+    const char *file = NULL;
+    if (import) {
+        if (argc < 3 || argv[2][0] == '-') {
+            fprintf(stderr, "galley schema import: expected a FILE\n");
+            return 2;
+        }
+        file = argv[2];
+        first = 3;
+        if (argc > 3 && strcmp(argv[3], "--delete-missing") == 0) {
+            delete_missing = true;
+            first = 4;
+        }
+    }
+    gly_buf text, out;
+    gly_buf_init(&text, NULL, 0, NULL, 64 << 20);
+    gly_buf_init(&out, NULL, 0, NULL, 0);
+    if (file) {
+        FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+        if (!f) {
+            fprintf(stderr, "galley schema import: %s: %s\n", file, strerror(errno));
+            return 1;
+        }
+        char chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+            gly_buf_append(&text, chunk, n);
+        if (f != stdin)
+            fclose(f);
+    }
+    gly_app *app =
+        app_for(import ? "galley schema import" : "galley schema export", argc, argv, first, true);
+    int rc = 1;
+    if (app) {
+        rc = import ? gly_records_import(app, text.p ? text.p : "", text.len, delete_missing, &out)
+                    : gly_records_export(app, &out);
+        fwrite(out.p, 1, out.len, rc < 0 ? stderr : stdout);
+        rc = rc < 0 ? 1 : 0;
+        gly_app_free(app);
+    }
+    gly_buf_dispose(&text);
+    gly_buf_dispose(&out);
+    return rc;
 }
 
 /*
@@ -230,6 +290,8 @@ int main(int argc, char **argv)
         return migrate(argc - 1, argv + 1);
     if (strcmp(cmd, "admin") == 0)
         return admin(argc - 1, argv + 1);
+    if (strcmp(cmd, "schema") == 0)
+        return schema(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0)
         return backup(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)

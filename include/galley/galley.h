@@ -17,6 +17,7 @@
 #include <galley/middleware.h>
 #include <galley/obs.h>
 #include <galley/openapi.h>
+#include <galley/records.h>
 #include <galley/redis.h>
 #include <galley/time.h>
 #include <galley/validate.h>

@@ -27,6 +27,13 @@ static const gly_migration migrations[] = {
      " version BIGINT NOT NULL);"
      "INSERT INTO galley_schema (one, version) VALUES (1, 0);",
      NULL, NULL},
+    {2, "idempotency keys",
+     "CREATE TABLE galley_idempotency (scope TEXT NOT NULL, key TEXT NOT NULL,"
+     " hash TEXT NOT NULL, status INTEGER NOT NULL, location TEXT NOT NULL DEFAULT '',"
+     " etag TEXT NOT NULL DEFAULT '', body TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL,"
+     " PRIMARY KEY (scope, key));"
+     "CREATE INDEX galley_idempotency_created ON galley_idempotency (created);",
+     NULL, NULL},
 };
 
 /* ------------------------------------------------------------------------ */
@@ -814,7 +821,7 @@ int gly_records_use(gly_app *app)
     }
     gly__auth_of(app)->delete_user = rec_delete_user;
     if ((rc = rec_collections_init(app, r)) < 0 || (rc = rec_records_init(app)) < 0 ||
-        (rc = rec_openapi_init(app)) < 0)
+        (rc = rec_write_init(app)) < 0 || (rc = rec_openapi_init(app)) < 0)
         return rc;
     return 0;
 }

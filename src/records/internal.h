@@ -129,6 +129,40 @@ struct rq {
 struct expand;
 
 /*
+ * rec_start sets q up for a request (the schema, who asks, the time); false
+ * after answering 503. rec_begin also finds the path's collection; false
+ * after answering 404 (or 503).
+ */
+bool rec_start(gly_req *req, struct rq *q);
+bool rec_begin(gly_req *req, struct rq *q);
+/* A filter compilation on c (q's schema, auth, body and time) writing into sql. */
+struct flt rec_flt(struct rq *q, gly_buf *sql, const struct coll *c, const char *alias);
+/*
+ * The rule of op for this request: 1 when it passes with no condition
+ * (admins, "" rules), 0 with the rule's text in *rule, or -1 when it is
+ * null: only admins may (answer rec_forbidden()).
+ */
+int rec_rule(struct rq *q, enum rule_op op, const char **rule);
+int rec_forbidden(gly_req *req);
+/* Answers 400 bad-filter naming param and the position of f's error. */
+int rec_bad_filter(gly_req *req, const char *param, const struct flt *f);
+/* 15 characters of [a-z0-9]. */
+bool rec_good_id(gly_str id);
+/* The strong ETag of a record: a hash of its JSON as shown (without expand). */
+const char *rec_etag(gly_req *req, const struct coll *c, const gly_row *row);
+/* Whether an If-Match or If-None-Match list holds etag ("*" holds any). */
+bool rec_etag_listed(gly_str list, const char *etag);
+/* Answers status with the record (ETag; Location for a 201). */
+int rec_send(struct rq *q, int status, const gly_row *row, const struct expand *x);
+/*
+ * "SELECT <columns> FROM t r WHERE r.id = $1 [AND (rule)]" for record id of
+ * q's collection, what names it in the metrics; the parameters in *f. NULL
+ * when the rule does not compile (logged) or out of memory.
+ */
+const char *rec_one_query(struct rq *q, enum rule_op op, const char *rule, struct flt *f,
+                          gly_buf *sql, gly_str id, const char *what);
+
+/*
  * Writes a row of c's columns (field order, hidden ones left out) as the
  * record; show (may be NULL) picks the fields, x (may be NULL) adds the
  * "expand" member.
@@ -138,8 +172,13 @@ void rec_record_json(gly_json *j, const struct coll *c, const gly_row *row, cons
 /* The columns of c's records as SQL ("r"."id", ...), alias may be NULL. */
 const char *rec_columns(gly_req *req, const struct coll *c, const char *alias);
 int rec_records_init(gly_app *app);
+
+/* ---- write.c --------------------------------------------------------- */
+
 /* Deletes user id with what relates to it (struct auth's delete_user). */
 int64_t rec_delete_user(gly_req *req, const char *id);
+/* POST, PATCH, DELETE of records, POST /api/v1/batch, Idempotency-Key. */
+int rec_write_init(gly_app *app);
 
 /*
  * Appends "IN (the ids of the JSON array text list)" in f's dialect, list
@@ -171,6 +210,35 @@ int rec_expand_load(struct rq *q, struct expand *x, gly_row *const *rows, size_t
 
 /* Writes the "expand" member of row's record (nothing when nothing relates). */
 void rec_expand_json(gly_json *j, const struct expand *x, const gly_row *row);
+
+/* ---- search.c -------------------------------------------------------- */
+
+/*
+ * q=: appends " AND " and the full-text condition of q (over the
+ * collection's text fields) to f->sql, with its parameters; nothing when q
+ * is empty. GLY_EINVAL with f->err_msg for a query that cannot be searched.
+ */
+int rec_search_where(struct flt *f, gly_str q);
+/* GET /api/v1/collections/{name}/records:aggregate */
+int rec_search_init(gly_app *app);
+
+#define SEARCH_MAX_LEN 256 /* bytes of q= */
+
+/* Whether q= searches field f of c: the text fields of a collection that is not a system one. */
+static inline bool fld_searched(const struct coll *c, const struct fld *f)
+{
+    return !c->system && !f->system && !f->hidden && f->type == FLD_TEXT;
+}
+
+/*
+ * The full-text index of a collection (schema.c writes its DDL, search.c
+ * queries it). SQLite: the contentless FTS5 table "galley_fts_<c->id>",
+ * one column per searched field, kept by triggers on the collection's
+ * table, rows by the records' rowid. PostgreSQL: the GIN index
+ * "s_<c->id>" on the expression ddl_tsvector() writes, which a query must
+ * repeat word for word for the index to serve it.
+ */
+void ddl_tsvector(gly_buf *out, const struct coll *c, const char *alias);
 
 /* ---- openapi.c ------------------------------------------------------- */
 

@@ -248,7 +248,7 @@ def test_migrate_cli(tmp_path):
     out = galley("migrate", "status", "--data", data)
     assert out.returncode == 0, out.stderr
     known = [["auth", "1"], ["auth", "2"], ["auth", "3"], ["auth_keys", "1"], ["auth_mfa", "1"],
-             ["auth_cookies", "1"], ["auth_oidc", "1"], ["auth_mail", "1"], ["records", "1"]]
+             ["auth_cookies", "1"], ["auth_oidc", "1"], ["auth_mail", "1"], ["records", "1"], ["records", "2"]]
     assert [l.split()[:3] for l in out.stdout.splitlines()] == [k + ["pending"] for k in known]
     out = galley("migrate", "up", "--data", data)
     assert out.returncode == 0 and "%d migrations applied" % len(known) in out.stdout, out

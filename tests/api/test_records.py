@@ -338,6 +338,16 @@ def test_rules_with_three_roles(srv):
     # delete: null rule, admins only
     assert call(srv, "DELETE", path + b1["id"], headers=as_(bob_tok))[0] == 403
     assert call(srv, "DELETE", path + b1["id"], headers=as_(srv.root))[0] == 204
+    # an admin (role "admin") passes the rules too
+    admin, admin_tok = user(srv, "adm@example.com")
+    st, _, _ = call(srv, "PATCH", "/api/v1/users/" + admin, {"role": "admin"}, headers=as_(srv.root))
+    assert st == 200
+    admin_tok = token(srv, "adm@example.com")
+    assert lst(srv, "notes", tok=admin_tok)["total_items"] == 2
+    # a user deleted through the auth module takes their notes along (cascade)
+    rec(srv, "notes", {"text": "bob again", "owner": bob}, tok=bob_tok)
+    assert call(srv, "DELETE", "/api/v1/users/" + bob, headers=as_(srv.root))[0] == 204
+    assert {x["text"] for x in lst(srv, "notes")["items"]} == {"ann private", "edited"}
 
 
 def test_relations_on_delete(srv):
@@ -576,3 +586,147 @@ def test_many_ids_in_one_relation_and_one_expand(srv):
     assert [p["n"] for p in doc["items"][0]["expand"]["members"]] == list(range(300))
     doc = rec(srv, "crowds", {"members": ids[:-1] + ["zzzzzzzzzzzzzzz"]}, status=422)
     assert errors(doc) == {"members": "not_found"}
+
+
+# ---- batch and Idempotency-Key -----------------------------------------------------------------
+
+
+def test_batch_is_all_or_nothing(srv):
+    define(srv, POSTS)
+    keep = rec(srv, "posts", {"title": "keep", "slug": "keep"})
+    gone = rec(srv, "posts", {"title": "gone"})
+    base = "/api/v1/collections/posts/records"
+    ops = [{"method": "POST", "url": base, "body": {"title": "one"}},
+           {"method": "POST", "url": base, "body": {"title": "two", "votes": 2}},
+           {"method": "PATCH", "url": base + "/" + keep["id"], "body": {"votes": 7}},
+           {"method": "DELETE", "url": base + "/" + gone["id"]}]
+    st, doc, _ = call(srv, "POST", "/api/v1/batch", {"requests": ops}, headers=as_(srv.root))
+    assert st == 200, doc
+    assert [r["status"] for r in doc["responses"]] == [201, 201, 200, 204]
+    assert doc["responses"][1]["body"]["votes"] == 2 and "body" not in doc["responses"][3]
+    assert sorted(x["title"] for x in lst(srv, "posts")["items"]) == ["keep", "one", "two"]
+    # a failing operation rolls back those before it and names itself
+    ops = [{"method": "POST", "url": base, "body": {"title": "three"}},
+           {"method": "PATCH", "url": base + "/" + keep["id"], "body": {"votes": -1}},
+           {"method": "POST", "url": base, "body": {"title": "four"}}]
+    st, doc, _ = call(srv, "POST", "/api/v1/batch", {"requests": ops}, headers=as_(srv.root))
+    assert st == 422 and doc["index"] == 1, doc
+    assert doc["errors"][0]["field"] == "requests[1].votes"
+    ops = [{"method": "POST", "url": base, "body": {"title": "five", "slug": "x"}},
+           {"method": "POST", "url": base, "body": {"title": "six", "slug": "x"}}]
+    st, doc, _ = call(srv, "POST", "/api/v1/batch", {"requests": ops}, headers=as_(srv.root))
+    assert st == 409 and doc["index"] == 1, doc
+    ops = [{"method": "DELETE", "url": base + "/" + gone["id"]}]
+    st, doc, _ = call(srv, "POST", "/api/v1/batch", {"requests": ops}, headers=as_(srv.root))
+    assert st == 404 and doc["index"] == 0
+    assert sorted(x["title"] for x in lst(srv, "posts")["items"]) == ["keep", "one", "two"]
+    assert [x["votes"] for x in lst(srv, "posts", "?filter=" + q("title = 'keep'"))["items"]] == [7]
+    # bad shapes are 400 naming the operation
+    for bad in [{}, {"requests": []}, {"requests": [{"method": "GET", "url": base}]},
+                {"requests": [{"method": "POST", "url": "/api/v1/other"}]},
+                {"requests": [{"method": "POST", "url": base + "/x", "body": {}}]},
+                {"requests": [{"method": "PATCH", "url": base, "body": {}}]},
+                {"requests": [{"method": "POST", "url": "/api/v1/collections/nope/records", "body": {}}]},
+                {"requests": [{"method": "POST", "url": base, "body": {"title": "t"}}] * 101}]:
+        st, doc, _ = call(srv, "POST", "/api/v1/batch", bad, headers=as_(srv.root))
+        assert st == 400, (bad, doc)
+    # rules apply to each operation
+    _, tok = user(srv, "u@example.com")
+    st, _, _ = call(srv, "PATCH", "/api/v1/collections/posts", {"rules": {"create": None}},
+                    headers=as_(srv.root))
+    ops = [{"method": "POST", "url": base, "body": {"title": "seven"}}]
+    st, doc, _ = call(srv, "POST", "/api/v1/batch", {"requests": ops}, headers=as_(tok))
+    assert st == 403 and doc["index"] == 0
+
+
+def test_idempotency_key_replays_the_first_answer(srv):
+    define(srv, POSTS)
+    base = "/api/v1/collections/posts/records"
+    hdr = dict(as_(srv.root), **{"Idempotency-Key": "k-123"})
+    st, first, r1 = call(srv, "POST", base, {"title": "once"}, headers=hdr)
+    assert st == 201, first
+    st, again, r2 = call(srv, "POST", base, {"title": "once"}, headers=hdr)
+    assert st == 201 and again == first
+    assert r2.getheader("Idempotent-Replayed") == "true"
+    assert r2.getheader("Location") == r1.getheader("Location") and r2.getheader("ETag") == r1.getheader("ETag")
+    assert lst(srv, "posts")["total_items"] == 1
+    st, doc, _ = call(srv, "POST", base, {"title": "other"}, headers=hdr)
+    assert st == 422 and doc["code"] == "idempotency-key-reused"
+    # keys are the user's own; a failed POST stores nothing
+    _, tok = user(srv, "u@example.com")
+    st, mine, _ = call(srv, "POST", base, {"title": "once"}, headers=dict(as_(tok), **{"Idempotency-Key": "k-123"}))
+    assert st == 201 and mine["id"] != first["id"]
+    bad = dict(hdr, **{"Idempotency-Key": "k-bad"})
+    assert call(srv, "POST", base, {"votes": 1}, headers=bad)[0] == 422
+    assert call(srv, "POST", base, {"title": "now fine"}, headers=bad)[0] == 201
+    assert call(srv, "POST", base, {"title": "x"}, headers=dict(hdr, **{"Idempotency-Key": "a b"}))[0] == 400
+    assert call(srv, "POST", base, {"title": "x"}, headers=dict(hdr, **{"Idempotency-Key": "k" * 256}))[0] == 400
+    # a batch too
+    ops = {"requests": [{"method": "POST", "url": base, "body": {"title": "b1"}}]}
+    bh = dict(as_(srv.root), **{"Idempotency-Key": "batch-1"})
+    st, d1, _ = call(srv, "POST", "/api/v1/batch", ops, headers=bh)
+    st2, d2, r = call(srv, "POST", "/api/v1/batch", ops, headers=bh)
+    assert st == st2 == 200 and d1 == d2 and r.getheader("Idempotent-Replayed") == "true"
+    assert lst(srv, "posts", "?filter=" + q("title = 'b1'"))["total_items"] == 1
+
+
+def test_idempotency_under_concurrent_repeats(srv):
+    import concurrent.futures
+    define(srv, POSTS)
+    base = "/api/v1/collections/posts/records"
+    hdr = dict(as_(srv.root), **{"Idempotency-Key": "race"})
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        got = list(ex.map(lambda _: call(srv, "POST", base, {"title": "race"}, headers=hdr)[:2], range(32)))
+    ids = {doc["id"] for st, doc in got if st == 201}
+    assert len(ids) == 1, got
+    assert all(st in (201, 409) for st, _ in got)
+    assert lst(srv, "posts")["total_items"] == 1
+
+
+def test_a_schema_change_keeps_100000_records(srv, args, backend, request):
+    import os
+    import sqlite3
+    import urllib.parse
+    define(srv, {"name": "big", "fields": [{"name": "title", "type": "text"},
+                                           {"name": "n", "type": "number", "integer": True},
+                                           {"name": "tag", "type": "text"}]})
+    if backend == "sqlite":
+        path = os.path.join(args[args.index("--data") + 1], "data.db")
+
+        def sql(text):
+            con = sqlite3.connect(path, timeout=30)
+            rows = con.execute(text).fetchall()
+            con.commit()
+            con.close()
+            return rows
+        gen = ("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 100000) "
+               "SELECT printf('%015d', i), '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', "
+               "'title ' || i, i, 't' FROM c")
+    else:
+        pg = request.getfixturevalue("pg")
+        dbname = urllib.parse.urlparse(args[args.index("--db") + 1]).path.lstrip("/")
+
+        def sql(text):
+            return [tuple(l.split("|")) for l in pg.psql(text, dbname=dbname).splitlines()]
+        gen = ("SELECT lpad(i::text, 15, '0'), '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', "
+               "'title ' || i, i, 't' FROM generate_series(1, 100000) i")
+    sql("INSERT INTO big (id, created, updated, title, n, tag) " + gen)
+    st, doc, _ = call(srv, "GET", "/api/v1/collections/big", headers=as_(srv.root))
+    fields = {f["name"]: f for f in doc["fields"]}
+    t0 = time.monotonic()
+    st, doc, _ = call(srv, "PATCH", "/api/v1/collections/big", {
+        "name": "large",
+        "fields": [dict(fields["title"], name="heading"), fields["n"],
+                   {"name": "extra", "type": "text", "default": "x"}],
+        "indexes": [{"fields": ["n"], "unique": True}]}, headers=as_(srv.root), timeout=120)
+    took = time.monotonic() - t0
+    assert st == 200, doc
+    print("schema change of 100,000 records on %s: %.2f s" % (backend, took))
+    assert lst(srv, "large", "?per_page=1")["total_items"] == 100000
+    rows = sql("SELECT count(*), sum(n), sum(CASE WHEN heading = 'title ' || CAST(n AS INTEGER) "
+               "THEN 1 ELSE 0 END), count(DISTINCT id) FROM large")
+    assert [int(float(x)) for x in rows[0]] == [100000, 5000050000, 100000, 100000]
+    doc = lst(srv, "large", "?filter=" + q("n = 4242"))
+    assert doc["items"][0]["heading"] == "title 4242" and doc["items"][0]["extra"] == ""
+    assert "tag" not in doc["items"][0]
+    rec(srv, "large", {"heading": "dup", "n": 4242}, status=409)

@@ -176,7 +176,8 @@ static void add_id(void *ctx, gly_str id)
             s->oom = true;
             return;
         }
-        memcpy(ids, s->ids, s->n * sizeof *ids);
+        if (s->n)
+            memcpy(ids, s->ids, s->n * sizeof *ids);
         for (size_t i = 0; i < s->n; i++) {
             size_t k = hash(ids[i].p, ids[i].n) & (cap - 1);
             while (seen[k].p)

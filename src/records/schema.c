@@ -32,7 +32,9 @@ static const char *const type_names[] = {
     [FLD_SELECT] = "select",     [FLD_JSON] = "json",     [FLD_RELATION] = "relation",
     [FLD_AUTODATE] = "autodate",
 };
-static const char *const rule_names[RULE__N] = {"list", "view", "create", "update", "delete"};
+/* The operations of the rules, in enum rule_op order; NULL-terminated for one_of(). */
+static const char *const rule_names[RULE__N + 1] = {"list", "view", "create", "update", "delete",
+                                                    NULL};
 static const char *const delete_names[] = {
     [DEL_RESTRICT] = "restrict", [DEL_CASCADE] = "cascade", [DEL_SET_NULL] = "set_null"};
 

@@ -269,10 +269,13 @@ static int read_value(struct rq *q, const struct fld *f, const gly_jv *v, struct
         char *d = gly_alloc(q->req, 25);
         if (!d)
             return GLY_ENOMEM;
-        if (t != GLY_JSON_STRING || !parse_date(gly_jv_str(v), d))
+        if (t != GLY_JSON_STRING || !parse_date(gly_jv_str(v), d)) {
             gly_verrors_add(&w->errs, path, "format",
                             "must be a date: YYYY-MM-DD or an RFC 3339 date-time");
-        put(w, f, GLY_TEXT(d));
+            put(w, f, GLY_NULL);
+        } else {
+            put(w, f, GLY_TEXT(d));
+        }
         return 0;
     }
     gly_field g = field_check(f);

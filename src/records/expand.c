@@ -232,6 +232,7 @@ static int load_node(struct rq *q, struct expand *x, gly_row *const *rows, size_
                         .auth = q->auth,
                         .body = q->body,
                         .now = q->now,
+                        .path_rules = !q->admin,
                         .sql = &sql};
         const char *ids = rec_ids_json(gly_req_arena(req), set.ids + from, count);
         if (!ids)

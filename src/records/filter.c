@@ -119,6 +119,7 @@ struct cc {
     struct tok tok; /* the current token */
     unsigned terms;
     unsigned naliases; /* subquery aliases handed out: <alias>1, <alias>2, ... */
+    unsigned nrules;   /* view rules of related collections: g1_, g2_, ... */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -1074,6 +1075,46 @@ static int put_elements(struct cc *c, bool first, const char *from, const char *
 }
 
 /*
+ * With f->path_rules, the condition that the related record at table alias
+ * t (of collection to) is one the request may view: NULL when its view
+ * rule is "", "1=0" when it is null, else "t."id" IN (SELECT id FROM to
+ * WHERE rule)" with the rule compiled under an alias of its own (g<k>_,
+ * whose subqueries are g<k>_1, ...: never one of the path's r<n>).
+ */
+static int view_rule(struct cc *c, const struct coll *to, const char *t, const char **out)
+{
+    const char *rule = to->rules[RULE_VIEW];
+    *out = NULL;
+    if (!c->f->path_rules || (rule && !rule[0]))
+        return 0;
+    if (!rule) {
+        *out = "1=0";
+        return 0;
+    }
+    gly_buf sql;
+    gly_buf_init(&sql, NULL, 0, c->f->arena, 0);
+    struct flt sub = *c->f;
+    sub.coll = to;
+    sub.alias = gly_arena_printf(c->f->arena, "g%u_", ++c->nrules);
+    sub.sql = &sql;
+    sub.path_rules = false;
+    if (!sub.alias)
+        return GLY_ENOMEM;
+    gly_buf_printf(&sql, "%s.\"id\" IN (SELECT %s.\"id\" FROM \"%s\" AS %s WHERE ", t, sub.alias,
+                   to->name, sub.alias);
+    int rc = flt_where(&sub, rule, strlen(rule));
+    if (rc < 0) /* a stored rule compiled when it was written: only memory fails here */
+        return rc == GLY_EINVAL ? GLY_EIO : rc;
+    gly_buf_putc(&sql, ')');
+    /* the parameters went on in sub: they are f's now */
+    c->f->params = sub.params;
+    c->f->nparams = sub.nparams;
+    c->f->cap = sub.cap;
+    *out = gly_buf_cstr(&sql);
+    return *out ? 0 : GLY_ENOMEM;
+}
+
+/*
  * Appends "SELECT 1 FROM ... [WHERE corr]" whose rows are the values of
  * the set p for the current row of f->alias, and gives in *leaf the
  * expression of the value (never NULL: an empty relation reads as "").
@@ -1081,7 +1122,8 @@ static int put_elements(struct cc *c, bool first, const char *from, const char *
  */
 static int emit_chain(struct cc *c, const struct path *p, const char **leaf)
 {
-    const char *from = c->f->alias, *corr = NULL;
+    const char *from = c->f->alias, *corr = NULL, *seen[FLT_MAX_PATH];
+    unsigned nseen = 0;
     bool first = true;
     put(c, "SELECT 1 FROM ");
     for (unsigned i = 0; i + 1 < p->n; i++) {
@@ -1089,6 +1131,10 @@ static int emit_chain(struct cc *c, const struct path *p, const char **leaf)
         const char *e = rel->multi ? new_alias(c) : NULL, *t = new_alias(c);
         if (!t || (rel->multi && !e))
             return GLY_ENOMEM;
+        int rc = view_rule(c, rel->to, t, &seen[nseen]);
+        if (rc < 0)
+            return rc;
+        nseen += seen[nseen] != NULL;
         if (rel->multi) {
             put_elements(c, first, from, rel->name, e);
             putf(c, " JOIN \"%s\" AS %s ON %s.\"id\" = %s.value", rel->to->name, t, t, e);
@@ -1118,9 +1164,12 @@ static int emit_chain(struct cc *c, const struct path *p, const char **leaf)
     }
     if (!*leaf)
         return GLY_ENOMEM;
+    bool where = corr != NULL;
     if (corr)
         putf(c, " WHERE %s", corr);
-    return corr != NULL;
+    for (unsigned i = 0; i < nseen; i++, where = true)
+        putf(c, "%s%s", where ? " AND " : " WHERE ", seen[i]);
+    return where;
 }
 
 /* leaf op v for one value of a set; leaf is never NULL, so the result is never NULL. */

@@ -47,6 +47,13 @@ struct flt {
     const gly_row *auth; /* @request.auth.<field>: its columns; NULL: anonymous ("" / null) */
     const gly_jv *body;  /* @request.body.<field>: a JSON object, or NULL (null) */
     const char *now;     /* @now: "YYYY-MM-DDTHH:MM:SS.sssZ" */
+    /*
+     * A path through a relation reads only the related records their
+     * collection's view rule lets this request see (null: none), as
+     * expand does; false for admins. Rules met on the way are compiled
+     * with it off (rules are the admins' own text).
+     */
+    bool path_rules;
     /* out: SQL is appended to sql; parameters to params[nparams..], numbered $nparams+1... */
     gly_buf *sql;
     gly_db_val *params;

@@ -68,6 +68,7 @@ struct flt rec_flt(struct rq *q, gly_buf *sql, const struct coll *c, const char 
                         .auth = q->auth,
                         .body = q->body,
                         .now = q->now,
+                        .path_rules = !q->admin,
                         .sql = sql};
 }
 

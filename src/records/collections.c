@@ -821,7 +821,8 @@ int gly_records_use(gly_app *app)
     }
     gly__auth_of(app)->delete_user = rec_delete_user;
     if ((rc = rec_collections_init(app, r)) < 0 || (rc = rec_records_init(app)) < 0 ||
-        (rc = rec_write_init(app)) < 0 || (rc = rec_openapi_init(app)) < 0)
+        (rc = rec_write_init(app)) < 0 || (rc = rec_search_init(app)) < 0 ||
+        (rc = rec_openapi_init(app)) < 0)
         return rc;
     return 0;
 }

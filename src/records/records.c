@@ -518,6 +518,10 @@ static int list_records(gly_req *req)
         if (rc < 0)
             return rc;
     }
+    if ((rc = rec_search_where(&f, gly_req_query_param(req, "q"))) == GLY_EINVAL)
+        return rec_bad_filter(req, "q", &f);
+    if (rc < 0)
+        return rc;
     unsigned nfilter = f.nparams; /* the count uses no cursor */
     size_t where_len = where.len;
 

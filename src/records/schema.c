@@ -33,8 +33,8 @@ static const char *const type_names[] = {
     [FLD_AUTODATE] = "autodate",
 };
 /* The operations of the rules, in enum rule_op order; NULL-terminated for one_of(). */
-static const char *const rule_names[RULE__N + 1] = {"list", "view", "create", "update", "delete",
-                                                    NULL};
+static const char *const rule_names[RULE__N + 1] = {"list",   "view",   "create",
+                                                    "update", "delete", NULL};
 static const char *const delete_names[] = {
     [DEL_RESTRICT] = "restrict", [DEL_CASCADE] = "cascade", [DEL_SET_NULL] = "set_null"};
 
@@ -717,6 +717,143 @@ static bool same_index(const struct coll *a, const struct coll_index *x, const s
     return true;
 }
 
+/* ---- the full-text index (q=, search.c) --------------------------------- */
+
+static size_t searched_count(const struct coll *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nfields; i++)
+        n += fld_searched(c, &c->fields[i]);
+    return n;
+}
+
+/*
+ * Appends, separated by sep, each searched field as pre"<name>" (names: its
+ * column) or as "f_<id>" (its column in the FTS5 table).
+ */
+static void searched_list(gly_buf *out, const struct coll *c, const char *pre, const char *sep,
+                          bool names)
+{
+    bool first = true;
+    for (size_t i = 0; i < c->nfields; i++) {
+        const struct fld *f = &c->fields[i];
+        if (!fld_searched(c, f))
+            continue;
+        gly_buf_printf(out, names ? "%s%s\"%s\"" : "%s%s\"f_%s\"", first ? "" : sep, pre,
+                       names ? f->name : f->id);
+        first = false;
+    }
+}
+
+/*
+ * Whether the index must be made again: the searched fields are others or
+ * in another order, or (SQLite, whose triggers name the table and the
+ * columns) renamed, or the table is.
+ */
+static bool search_changed(const struct coll *prev, const struct coll *c, int dialect)
+{
+    size_t i = 0, k = 0;
+    for (;;) {
+        while (i < prev->nfields && !fld_searched(prev, &prev->fields[i]))
+            i++;
+        while (k < c->nfields && !fld_searched(c, &c->fields[k]))
+            k++;
+        if (i == prev->nfields || k == c->nfields)
+            break;
+        const struct fld *a = &prev->fields[i++], *b = &c->fields[k++];
+        if (strcmp(a->id, b->id) != 0 || (dialect == DIALECT_SQLITE && strcmp(a->name, b->name)))
+            return true;
+    }
+    if (i != prev->nfields || k != c->nfields)
+        return true;
+    return dialect == DIALECT_SQLITE && searched_count(c) && strcmp(prev->name, c->name) != 0;
+}
+
+void ddl_tsvector(gly_buf *out, const struct coll *c, const char *alias)
+{
+    /*
+     * ASCII punctuation becomes a space first, so that words split as FTS5's
+     * unicode61 splits them on SQLite ("example.com" is two words, not a host).
+     */
+    gly_buf_puts(out, "to_tsvector('simple'::regconfig, regexp_replace(");
+    char pre[72];
+    snprintf(pre, sizeof pre, "%s%s", alias ? alias : "", alias ? "." : "");
+    searched_list(out, c, pre, " || ' ' || ", true);
+    gly_buf_puts(out, ", '[[:punct:]]', ' ', 'g'))");
+}
+
+/* Makes c's index and fills it from the records there are. */
+static void search_create(gly_buf *out, const struct coll *c, int dialect)
+{
+    if (searched_count(c) == 0)
+        return;
+    if (dialect == DIALECT_PG) {
+        gly_buf_printf(out, "CREATE INDEX \"s_%s\" ON \"%s\" USING gin (", c->id, c->name);
+        ddl_tsvector(out, c, NULL);
+        gly_buf_puts(out, ")");
+        stmt_end(out);
+        return;
+    }
+    /* diacritics are kept as PostgreSQL keeps them: the two find the same */
+    gly_buf_printf(out, "CREATE VIRTUAL TABLE \"galley_fts_%s\" USING fts5(", c->id);
+    searched_list(out, c, "", ", ", false);
+    gly_buf_puts(out, ", content='', tokenize='unicode61 remove_diacritics 0')");
+    stmt_end(out);
+    static const char *const what[] = {"ai", "INSERT", "ad", "DELETE", "au", "UPDATE"};
+    for (int t = 0; t < 3; t++) {
+        gly_buf_printf(out, "CREATE TRIGGER \"galley_fts_%s_%s\" AFTER %s ", c->id, what[2 * t],
+                       what[2 * t + 1]);
+        if (t == 2) {
+            gly_buf_puts(out, "OF ");
+            searched_list(out, c, "", ", ", true);
+            gly_buf_puts(out, " ");
+        }
+        gly_buf_printf(out, "ON \"%s\" BEGIN ", c->name);
+        if (t > 0) { /* a contentless table forgets a row given the values it had */
+            gly_buf_printf(out, "INSERT INTO \"galley_fts_%s\" (\"galley_fts_%s\", rowid, ", c->id,
+                           c->id);
+            searched_list(out, c, "", ", ", false);
+            gly_buf_puts(out, ") VALUES ('delete', old.rowid, ");
+            searched_list(out, c, "old.", ", ", true);
+            gly_buf_puts(out, "); ");
+        }
+        if (t != 1) {
+            gly_buf_printf(out, "INSERT INTO \"galley_fts_%s\" (rowid, ", c->id);
+            searched_list(out, c, "", ", ", false);
+            gly_buf_puts(out, ") VALUES (new.rowid, ");
+            searched_list(out, c, "new.", ", ", true);
+            gly_buf_puts(out, "); ");
+        }
+        gly_buf_puts(out, "END");
+        stmt_end(out);
+    }
+    gly_buf_printf(out, "INSERT INTO \"galley_fts_%s\" (rowid, ", c->id);
+    searched_list(out, c, "", ", ", false);
+    gly_buf_puts(out, ") SELECT rowid, ");
+    searched_list(out, c, "", ", ", true);
+    gly_buf_printf(out, " FROM \"%s\"", c->name);
+    stmt_end(out);
+}
+
+/* Drops c's index (the triggers first: SQLite refuses to drop a column a trigger names). */
+static void search_drop(gly_buf *out, const struct coll *c, int dialect)
+{
+    if (searched_count(c) == 0)
+        return;
+    if (dialect == DIALECT_PG) {
+        gly_buf_printf(out, "DROP INDEX IF EXISTS \"s_%s\"", c->id);
+        stmt_end(out);
+        return;
+    }
+    static const char *const what[] = {"ai", "ad", "au"};
+    for (int t = 0; t < 3; t++) {
+        gly_buf_printf(out, "DROP TRIGGER IF EXISTS \"galley_fts_%s_%s\"", c->id, what[t]);
+        stmt_end(out);
+    }
+    gly_buf_printf(out, "DROP TABLE IF EXISTS \"galley_fts_%s\"", c->id);
+    stmt_end(out);
+}
+
 int ddl_create(gly_buf *out, const struct coll *c, int dialect)
 {
     gly_buf_printf(out, "CREATE TABLE \"%s\" (\"id\" TEXT PRIMARY KEY NOT NULL", c->name);
@@ -736,6 +873,7 @@ int ddl_create(gly_buf *out, const struct coll *c, int dialect)
     }
     for (size_t i = 0; i < c->nindexes; i++)
         user_index(out, c, &c->indexes[i]);
+    search_create(out, c, dialect);
     return gly_buf_putc(out, 0);
 }
 
@@ -751,6 +889,9 @@ int ddl_alter(gly_buf *out, const struct coll *prev, const struct coll *c, int d
               const char **why)
 {
     *why = NULL;
+    bool research = search_changed(prev, c, dialect);
+    if (research)
+        search_drop(out, prev, dialect);
     /* indexes that go or change go first: a dropped column must not be indexed */
     for (size_t i = 0; i < prev->nindexes; i++) {
         bool kept = false;
@@ -810,6 +951,8 @@ int ddl_alter(gly_buf *out, const struct coll *prev, const struct coll *c, int d
         if (!had)
             user_index(out, c, &c->indexes[i]);
     }
+    if (research)
+        search_create(out, c, dialect);
     return gly_buf_putc(out, 0);
 }
 
@@ -817,6 +960,11 @@ int ddl_drop(gly_buf *out, const struct coll *c)
 {
     gly_buf_printf(out, "DROP TABLE \"%s\"", c->name);
     stmt_end(out);
+    /* the FTS5 table of SQLite (its triggers went with the table); nothing on PostgreSQL */
+    if (searched_count(c)) {
+        gly_buf_printf(out, "DROP TABLE IF EXISTS \"galley_fts_%s\"", c->id);
+        stmt_end(out);
+    }
     return gly_buf_putc(out, 0);
 }
 

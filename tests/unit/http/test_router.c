@@ -289,6 +289,27 @@ static void router_handles_shared_prefixes_split(void **state)
     assert_null(find(r, GLY_GET, "/userss", NULL, NULL));
 }
 
+/* "records:aggregate" is a static segment: only a ':' that starts a segment makes a param. */
+static void router_matches_a_colon_inside_a_static_segment(void **state)
+{
+    struct gly_router *r = *state;
+    struct gly_router_params p;
+    assert_int_equal(gly__router_add(r, GLY_GET, "/c/:name/records", A), 0);
+    assert_int_equal(gly__router_add(r, GLY_GET, "/c/:name/records/:id", B), 0);
+    assert_int_equal(gly__router_add(r, GLY_GET, "/c/:name/records:aggregate", C), 0);
+
+    assert_ptr_equal(find(r, GLY_GET, "/c/posts/records:aggregate", &p, NULL), C);
+    assert_int_equal(p.n, 1);
+    assert_param(&p, 0, "name", "posts");
+    assert_ptr_equal(find(r, GLY_GET, "/c/posts/records", &p, NULL), A);
+    assert_ptr_equal(find(r, GLY_GET, "/c/posts/records/aggregate", &p, NULL), B);
+    assert_param(&p, 1, "id", "aggregate");
+    assert_ptr_equal(find(r, GLY_GET, "/c/a:b/records:aggregate", &p, NULL), C);
+    assert_param(&p, 0, "name", "a:b");
+    assert_null(find(r, GLY_GET, "/c/posts/records:count", NULL, NULL));
+    assert_null(find(r, GLY_GET, "/c/posts/records:aggregate/x", NULL, NULL));
+}
+
 static void router_many_routes(void **state)
 {
     struct gly_router *r = *state;
@@ -374,6 +395,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(router_rejects_pattern_without_leading_slash, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(router_handles_shared_prefixes_split, setup, teardown),
+        cmocka_unit_test_setup_teardown(router_matches_a_colon_inside_a_static_segment, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(router_many_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(router_trailing_slash_is_distinct, setup, teardown),
         cmocka_unit_test_setup_teardown(router_returns_pattern, setup, teardown),

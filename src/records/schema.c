@@ -856,7 +856,19 @@ static void search_drop(gly_buf *out, const struct coll *c, int dialect)
 
 int ddl_create(gly_buf *out, const struct coll *c, int dialect)
 {
-    gly_buf_printf(out, "CREATE TABLE \"%s\" (\"id\" TEXT PRIMARY KEY NOT NULL", c->name);
+    /*
+     * On SQLite the rowid is made an INTEGER PRIMARY KEY of its own: the
+     * full-text table follows records by rowid, and VACUUM keeps only
+     * rowids that are declared so (the id is then a UNIQUE key, the same
+     * one index lookup as before).
+     */
+    if (dialect == DIALECT_SQLITE)
+        gly_buf_printf(out,
+                       "CREATE TABLE \"%s\" (\"galley_rowid\" INTEGER PRIMARY KEY, "
+                       "\"id\" TEXT NOT NULL UNIQUE",
+                       c->name);
+    else
+        gly_buf_printf(out, "CREATE TABLE \"%s\" (\"id\" TEXT PRIMARY KEY NOT NULL", c->name);
     for (size_t i = 1; i < c->nfields; i++) {
         gly_buf_puts(out, ", ");
         column_def(out, &c->fields[i], dialect);

@@ -144,6 +144,12 @@ struct flt rec_flt(struct rq *q, gly_buf *sql, const struct coll *c, const char 
  */
 int rec_rule(struct rq *q, enum rule_op op, const char **rule);
 int rec_forbidden(gly_req *req);
+/*
+ * The conditions of a list (and of an aggregate), each after " AND ": the
+ * list rule (NULL: none to add), filter= and q=. Returns 0, 1 after
+ * answering 400 for a filter or q that does not compile, or an error.
+ */
+int rec_list_where(struct rq *q, struct flt *f, const char *rule);
 /* Answers 400 bad-filter naming param and the position of f's error. */
 int rec_bad_filter(gly_req *req, const char *param, const struct flt *f);
 /* 15 characters of [a-z0-9]. */

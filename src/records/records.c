@@ -335,6 +335,35 @@ static int view_record(gly_req *req)
 /* Update                                                                   */
 /* ------------------------------------------------------------------------ */
 
+int rec_list_where(struct rq *q, struct flt *f, const char *rule)
+{
+    gly_req *req = q->req;
+    int rc;
+    if (rule) {
+        gly_buf_puts(f->sql, " AND ");
+        if ((rc = flt_where(f, rule, strlen(rule))) < 0) {
+            gly_log_error("records: the list rule of %s does not compile: %s", q->c->name,
+                          f->err_msg ? f->err_msg : "out of memory");
+            return rc == GLY_EINVAL ? GLY_EIO : rc;
+        }
+    }
+    gly_str filter = gly_req_query_param(req, "filter");
+    if (filter.p && filter.n) {
+        gly_buf_puts(f->sql, " AND ");
+        if ((rc = flt_where(f, filter.p, filter.n)) == GLY_EINVAL) {
+            rec_bad_filter(req, "filter", f);
+            return 1;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    if ((rc = rec_search_where(f, gly_req_query_param(req, "q"))) == GLY_EINVAL) {
+        rec_bad_filter(req, "q", f);
+        return 1;
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* List                                                                     */
 /* ------------------------------------------------------------------------ */
@@ -502,26 +531,8 @@ static int list_records(gly_req *req)
     gly_buf_init(&where, NULL, 0, gly_req_arena(req), 0);
     struct flt f = rec_flt(&q, &where, q.c, "r");
     gly_buf_puts(&where, "1=1");
-    if (!pass) {
-        gly_buf_puts(&where, " AND ");
-        if ((rc = flt_where(&f, rule, strlen(rule))) < 0) {
-            gly_log_error("records: the list rule of %s does not compile: %s", q.c->name,
-                          f.err_msg ? f.err_msg : "out of memory");
-            return rc == GLY_EINVAL ? GLY_EIO : rc;
-        }
-    }
-    gly_str filter = gly_req_query_param(req, "filter");
-    if (filter.p && filter.n) {
-        gly_buf_puts(&where, " AND ");
-        if ((rc = flt_where(&f, filter.p, filter.n)) == GLY_EINVAL)
-            return rec_bad_filter(req, "filter", &f);
-        if (rc < 0)
-            return rc;
-    }
-    if ((rc = rec_search_where(&f, gly_req_query_param(req, "q"))) == GLY_EINVAL)
-        return rec_bad_filter(req, "q", &f);
-    if (rc < 0)
-        return rc;
+    if ((rc = rec_list_where(&q, &f, pass ? NULL : rule)) != 0)
+        return rc < 0 ? rc : 0;
     unsigned nfilter = f.nparams; /* the count uses no cursor */
     size_t where_len = where.len;
 

@@ -391,27 +391,9 @@ static int aggregate(gly_req *req)
     gly_buf_printf(&sql, "count(*) OVER () AS \"groups\" FROM \"%s\" r WHERE 1=1", q.c->name);
 
     struct flt f = rec_flt(&q, &sql, q.c, "r");
-    int rc;
-    if (!pass) {
-        gly_buf_puts(&sql, " AND ");
-        if ((rc = flt_where(&f, rule, strlen(rule))) < 0) {
-            gly_log_error("records: the list rule of %s does not compile: %s", q.c->name,
-                          f.err_msg ? f.err_msg : "out of memory");
-            return rc == GLY_EINVAL ? GLY_EIO : rc;
-        }
-    }
-    gly_str filter = gly_req_query_param(req, "filter");
-    if (filter.p && filter.n) {
-        gly_buf_puts(&sql, " AND ");
-        if ((rc = flt_where(&f, filter.p, filter.n)) == GLY_EINVAL)
-            return rec_bad_filter(req, "filter", &f);
-        if (rc < 0)
-            return rc;
-    }
-    if ((rc = rec_search_where(&f, gly_req_query_param(req, "q"))) == GLY_EINVAL)
-        return rec_bad_filter(req, "q", &f);
-    if (rc < 0)
-        return rc;
+    int rc = rec_list_where(&q, &f, pass ? NULL : rule);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
     for (unsigned i = 0; i < g.ngroup; i++) {
         gly_buf_puts(&sql, i ? ", " : " GROUP BY ");
         group_expr(&sql, g.group[i]);

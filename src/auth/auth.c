@@ -147,12 +147,32 @@ int64_t gly__now_s(void)
 }
 
 /* A random id of ID_LEN characters from [a-z0-9] (77 bits). */
+void gly__random_id(char *out, size_t len)
+{
+    /*
+     * Random bytes come from a per-thread pool filled 512 at a time: one
+     * getrandom() per ~30 ids rather than one per character. A byte below
+     * 252 (7 * 36) picks a character uniformly; the rest are dropped.
+     */
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    static _Thread_local unsigned char pool[512];
+    static _Thread_local size_t left;
+    for (size_t i = 0; i < len;) {
+        if (left == 0) {
+            randombytes_buf(pool, sizeof pool);
+            left = sizeof pool;
+        }
+        unsigned char c = pool[--left];
+        pool[left] = 0; /* spent bytes do not linger */
+        if (c < 252)
+            out[i++] = alphabet[c % 36];
+    }
+    out[len] = '\0';
+}
+
 void gly__new_id(char out[16])
 {
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    for (int i = 0; i < ID_LEN; i++)
-        out[i] = alphabet[randombytes_uniform(36)];
-    out[ID_LEN] = '\0';
+    gly__random_id(out, ID_LEN);
 }
 
 /* SHA-256 of p[0..n) as 64 hex digits. */

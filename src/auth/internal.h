@@ -118,6 +118,8 @@ void gly__iso_now(char out[25]);
 /* Deletes user id (through struct auth's delete_user when set): rows deleted, or an error. */
 int64_t gly__delete_user(gly_req *req, const char *id);
 void gly__new_id(char out[16]);
+/* len random characters of [a-z0-9] (uniform, from the CSPRNG) and a NUL into out. */
+void gly__random_id(char *out, size_t len);
 int gly__field_problem(gly_req *req, int status, const char *field, const char *code,
                        const char *message);
 

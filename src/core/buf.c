@@ -337,6 +337,20 @@ static inline void flush(gly_buf *b, const char *s, size_t run, size_t i)
         gly_buf_append(b, s + run, i - run);
 }
 
+/*
+ * Whether the 8 bytes of w (any order) hold one that JSON must escape or
+ * that starts UTF-8: a byte < 0x20, '"', '\\' or >= 0x80. The classic
+ * zero-byte trick (Mycroft) on w, on w ^ '"' and on w ^ '\\'.
+ */
+static inline bool word_needs_care(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+    uint64_t small = (w - ones * 0x20) & ~w;
+    uint64_t zq = (quote - ones) & ~quote, zs = (slash - ones) & ~slash;
+    return ((small | zq | zs) & highs) != 0 || (w & highs) != 0;
+}
+
 int gly_buf_json_str(gly_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -351,6 +365,13 @@ int gly_buf_json_str(gly_buf *b, const char *s, size_t n)
     while (i < n) {
         unsigned char c = u[i];
         size_t k;
+
+        /* runs of plain ASCII, the common case, go 8 bytes at a time */
+        uint64_t w;
+        if (i + 8 <= n && (memcpy(&w, u + i, 8), !word_needs_care(w))) {
+            i += 8;
+            continue;
+        }
 
         if (c < 0x80) {
             char e = json_escape[c];

@@ -220,6 +220,18 @@ int gly_json_i64(gly_json *j, int64_t v)
  */
 static size_t format_double(char *out, size_t cap, double v)
 {
+    /* whole numbers (counts, votes, prices in cents) are most of them: no printf */
+    if (v == (double)(int64_t)v && v > -9007199254740992.0 && v < 9007199254740992.0 &&
+        !(v == 0 && signbit(v))) {
+        char tmp[24];
+        int64_t i = (int64_t)v;
+        uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+        size_t k = gly_u64_to_dec(tmp, u), n = 0;
+        if (i < 0)
+            out[n++] = '-';
+        memcpy(out + n, tmp, k);
+        return n + k;
+    }
     int n = 0;
     for (int prec = 15; prec <= 17; prec++) {
         n = snprintf(out, cap, "%.*g", prec, v);

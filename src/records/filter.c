@@ -1450,7 +1450,13 @@ int flt_sort_parse(struct flt *f, const char *src, size_t len, struct flt_sort *
     for (unsigned i = 0; i < out->n; i++)
         if (out->keys[i].field == id)
             return 0;
-    out->keys[out->n++] = (struct flt_key){.field = id};
+    /*
+     * The id goes the way of the key before it: indexes end with the id
+     * (schema.c), so "-votes" read as votes DESC, id DESC is one backward
+     * scan of an index on votes where id ASC would sort every match.
+     */
+    bool desc = out->n && out->keys[out->n - 1].desc;
+    out->keys[out->n++] = (struct flt_key){.field = id, .desc = desc};
     return 0;
 }
 

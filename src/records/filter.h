@@ -75,7 +75,8 @@ int flt_where(struct flt *f, const char *src, size_t len);
  * A sort: "-created,title" (a leading - for descending, + or nothing for
  * ascending), over sortable fields of the collection (not json, not
  * multi-valued); "@random" too. At most 8 keys. The id is always added
- * as the last key so that the order is total.
+ * as the last key, in the direction of the key before it, so that the
+ * order is total and an index ending with the id serves it.
  */
 struct flt_key {
     const struct fld *field; /* NULL for @random */

@@ -73,6 +73,9 @@ int coll_resolve(struct coll *c, const struct schema *s, gly_verrors *errs);
 /* Writes the definition as the API shows it (and stores it). */
 void coll_json(gly_json *j, const struct coll *c);
 
+/* The columns of c's records as SQL ("id", ... or alias."id", ...), in arena. */
+const char *columns_sql(gly_arena *a, const struct coll *c, const char *alias);
+
 /* The SQL type of a field's column. */
 const char *fld_sql_type(const struct fld *f, int dialect);
 
@@ -158,7 +161,10 @@ bool rec_good_id(gly_str id);
 const char *rec_etag(gly_req *req, const struct coll *c, const gly_row *row);
 /* Whether an If-Match or If-None-Match list holds etag ("*" holds any). */
 bool rec_etag_listed(gly_str list, const char *etag);
-/* Answers status with the record (ETag; Location for a 201). */
+/*
+ * Answers status with the record (ETag; Location for a 201), or 304 for a
+ * GET whose If-None-Match holds its ETag.
+ */
 int rec_send(struct rq *q, int status, const gly_row *row, const struct expand *x);
 /*
  * "SELECT <columns> FROM t r WHERE r.id = $1 [AND (rule)]" for record id of
@@ -230,10 +236,14 @@ int rec_search_init(gly_app *app);
 
 #define SEARCH_MAX_LEN 256 /* bytes of q= */
 
-/* Whether q= searches field f of c: the text fields of a collection that is not a system one. */
+/*
+ * Whether q= searches field f of c: the text fields marked "search" (an
+ * index costs every write, so only what is searched is indexed) of a
+ * collection that is not a system one.
+ */
 static inline bool fld_searched(const struct coll *c, const struct fld *f)
 {
-    return !c->system && !f->system && !f->hidden && f->type == FLD_TEXT;
+    return !c->system && !f->system && !f->hidden && f->type == FLD_TEXT && f->search;
 }
 
 /*

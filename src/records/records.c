@@ -122,17 +122,11 @@ int rec_bad_filter(gly_req *req, const char *param, const struct flt *f)
 
 const char *rec_columns(gly_req *req, const struct coll *c, const char *alias)
 {
-    gly_buf b;
-    gly_buf_init(&b, NULL, 0, gly_req_arena(req), 0);
-    bool first = true;
-    for (size_t i = 0; i < c->nfields; i++) {
-        if (c->fields[i].hidden)
-            continue;
-        gly_buf_printf(&b, "%s%s%s\"%s\"", first ? "" : ", ", alias ? alias : "", alias ? "." : "",
-                       c->fields[i].name);
-        first = false;
-    }
-    return gly_buf_cstr(&b);
+    if (!alias && c->cols)
+        return c->cols;
+    if (alias && strcmp(alias, "r") == 0 && c->cols_r)
+        return c->cols_r;
+    return columns_sql(gly_req_arena(req), c, alias);
 }
 
 static void value_json(gly_json *j, const struct fld *f, const gly_db_val *v)
@@ -186,6 +180,23 @@ void rec_record_json(gly_json *j, const struct coll *c, const gly_row *row, cons
     gly_json_obj_end(j);
 }
 
+/* The strong ETag of the JSON text p[0..n): its 64-bit FNV-1a in hex, quoted. */
+static const char *etag_of(gly_req *req, const char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    char *e = gly_alloc(req, 19);
+    if (!e)
+        return NULL;
+    e[0] = e[17] = '"';
+    for (int i = 16; i >= 1; i--, h >>= 4)
+        e[i] = hex[h & 15];
+    e[18] = 0;
+    return e;
+}
+
 const char *rec_etag(gly_req *req, const struct coll *c, const gly_row *row)
 {
     gly_buf b;
@@ -195,27 +206,31 @@ const char *rec_etag(gly_req *req, const struct coll *c, const gly_row *row)
     rec_record_json(&j, c, row, NULL, NULL);
     if (gly_json_finish(&j) < 0)
         return NULL;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < b.len; i++)
-        h = (h ^ (unsigned char)b.p[i]) * 0x100000001b3ull;
-    return gly_arena_printf(gly_req_arena(req), "\"%016llx\"", (unsigned long long)h);
+    return etag_of(req, b.p, b.len);
 }
 
 int rec_send(struct rq *q, int status, const gly_row *row, const struct expand *x)
 {
+    gly_req *req = q->req;
     gly_buf b;
     gly_json j;
-    gly_buf_init(&b, NULL, 0, gly_req_arena(q->req), 0);
+    gly_buf_init(&b, NULL, 0, gly_req_arena(req), 0);
     gly_json_init(&j, &b);
     rec_record_json(&j, q->c, row, NULL, x);
-    const char *etag = rec_etag(q->req, q->c, row);
-    if (gly_json_finish(&j) < 0 || !etag)
+    if (gly_json_finish(&j) < 0)
         return GLY_ENOMEM;
-    gly_set_header(q->req, "ETag", etag);
+    /* without expand the body is the record's JSON: hash it rather than write it again */
+    const char *etag = x ? rec_etag(req, q->c, row) : etag_of(req, b.p, b.len);
+    if (!etag)
+        return GLY_ENOMEM;
+    gly_set_header(req, "ETag", etag);
+    gly_str inm = gly_req_header(req, "If-None-Match");
+    if (gly_req_method(req) == GLY_GET && inm.p && rec_etag_listed(inm, etag))
+        return gly_send(req, 304, NULL, NULL, 0);
     if (status == 201)
-        gly_set_headerf(q->req, "Location", "/api/v1/collections/%s/records/%s", q->c->name,
+        gly_set_headerf(req, "Location", "/api/v1/collections/%s/records/%s", q->c->name,
                         gly_row_str(row, "id").p);
-    return gly_send_buf(q->req, status, "application/json", &b);
+    return gly_send_buf(req, status, "application/json", &b);
 }
 
 bool rec_etag_listed(gly_str list, const char *etag)
@@ -276,8 +291,13 @@ const char *rec_one_query(struct rq *q, enum rule_op op, const char *rule, struc
 {
     gly_buf_init(sql, NULL, 0, gly_req_arena(q->req), 0);
     *f = rec_flt(q, sql, q->c, "r");
-    gly_buf_printf(sql, "-- name: records_%s\nSELECT %s FROM \"%s\" r WHERE r.\"id\" = ", what,
-                   rec_columns(q->req, q->c, "r"), q->c->name);
+    gly_buf_puts(sql, "-- name: records_");
+    gly_buf_puts(sql, what);
+    gly_buf_puts(sql, "\nSELECT ");
+    gly_buf_puts(sql, rec_columns(q->req, q->c, "r"));
+    gly_buf_puts(sql, " FROM \"");
+    gly_buf_puts(sql, q->c->name);
+    gly_buf_puts(sql, "\" r WHERE r.\"id\" = ");
     if (flt_param(f, GLY_STRV(id)) < 0)
         return NULL;
     if (rule) {
@@ -315,12 +335,6 @@ static int view_record(gly_req *req)
         return gly_problem(req, 404, "not-found", "No record has that id.");
     if (rc < 0)
         return rc;
-    const char *etag = rec_etag(req, q.c, row);
-    gly_str inm = gly_req_header(req, "If-None-Match");
-    if (etag && inm.p && rec_etag_listed(inm, etag)) {
-        gly_set_header(req, "ETag", etag);
-        return gly_send(req, 304, NULL, NULL, 0);
-    }
     struct expand *x;
     const char *why;
     gly_str spec = gly_req_query_param(req, "expand");

@@ -19,11 +19,11 @@
  * with foreign keys on would run its cascades).
  */
 #include <math.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/internal.h"
 #include "records/internal.h"
 
 static const char *const type_names[] = {
@@ -139,15 +139,9 @@ static char *dup_str(struct rd *r, gly_str s)
 
 static char *new_id(gly_arena *a, size_t len)
 {
-    static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    unsigned char raw[32];
     char *id = gly_arena_alloc(a, len + 1);
-    if (!id)
-        return NULL;
-    randombytes_buf(raw, len);
-    for (size_t i = 0; i < len; i++)
-        id[i] = digits[raw[i] % 36]; /* 252 = 7 * 36: the bias is 4/256 per character */
-    id[len] = 0;
+    if (id)
+        gly__random_id(id, len);
     return id;
 }
 
@@ -280,6 +274,9 @@ static void read_field(struct rd *r, const gly_jv *o, struct fld *f, const struc
     f->unique = flag(r, o, "unique");
     f->multi = flag(r, o, "multi");
     f->integer = flag(r, o, "integer");
+    f->search = flag(r, o, "search");
+    if (f->search && f->type != FLD_TEXT)
+        bad(r, "search", "type", "only text fields are searched");
     read_bounds(r, o, f);
     if (f->multi && f->type != FLD_SELECT && f->type != FLD_RELATION)
         bad(r, "multi", "type", "only select and relation fields may be multi-valued");
@@ -552,6 +549,10 @@ static void field_json(gly_json *j, const struct fld *f)
         gly_json_key(j, "integer");
         gly_json_bool(j, f->integer);
     }
+    if (f->type == FLD_TEXT && !f->system) {
+        gly_json_key(j, "search");
+        gly_json_bool(j, f->search);
+    }
     if (f->pattern) {
         gly_json_key(j, "pattern");
         gly_json_str(j, f->pattern);
@@ -690,7 +691,8 @@ static void user_index(gly_buf *out, const struct coll *c, const struct coll_ind
     gly_buf_printf(out, "\" ON \"%s\" (", c->name);
     for (size_t k = 0; k < ix->nfields; k++)
         gly_buf_printf(out, "%s\"%s\"", k ? ", " : "", ix->fields[k]);
-    gly_buf_puts(out, ")");
+    /* lists sort by the index's fields then the id (filter.c): the id ends the index too */
+    gly_buf_puts(out, ix->unique ? ")" : ", \"id\")");
     stmt_end(out);
 }
 
@@ -875,7 +877,7 @@ int ddl_create(gly_buf *out, const struct coll *c, int dialect)
     }
     gly_buf_puts(out, ")");
     stmt_end(out);
-    gly_buf_printf(out, "CREATE INDEX \"c_%s\" ON \"%s\" (\"created\")", c->id, c->name);
+    gly_buf_printf(out, "CREATE INDEX \"c_%s\" ON \"%s\" (\"created\", \"id\")", c->id, c->name);
     stmt_end(out);
     for (size_t i = 3; i < c->nfields; i++) {
         if (c->fields[i].unique)
@@ -1030,6 +1032,26 @@ static struct coll *users_coll(gly_arena *a, const struct coll *stored)
     return c;
 }
 
+const char *columns_sql(gly_arena *a, const struct coll *c, const char *alias)
+{
+    gly_buf b;
+    gly_buf_init(&b, NULL, 0, a, 0);
+    for (size_t i = 0; i < c->nfields; i++) {
+        if (c->fields[i].hidden)
+            continue;
+        if (b.len)
+            gly_buf_puts(&b, ", ");
+        if (alias) {
+            gly_buf_puts(&b, alias);
+            gly_buf_putc(&b, '.');
+        }
+        gly_buf_putc(&b, '"');
+        gly_buf_puts(&b, c->fields[i].name);
+        gly_buf_putc(&b, '"');
+    }
+    return gly_buf_cstr(&b);
+}
+
 struct schema_box *schema_build(const char *const *defs, size_t n, uint64_t version, char *why,
                                 size_t whylen)
 {
@@ -1090,8 +1112,12 @@ struct schema_box *schema_build(const char *const *defs, size_t n, uint64_t vers
         b->s.colls[at] = users;
         b->s.ncolls++;
     }
-    for (size_t i = 0; b->s.colls && i < b->s.ncolls; i++)
-        coll_resolve(b->s.colls[i], &b->s, NULL);
+    for (size_t i = 0; b->s.colls && i < b->s.ncolls; i++) {
+        struct coll *c = b->s.colls[i];
+        coll_resolve(c, &b->s, NULL);
+        c->cols = columns_sql(&b->arena, c, NULL);
+        c->cols_r = columns_sql(&b->arena, c, "r");
+    }
     if (!b->s.colls) {
         snprintf(why, whylen, "out of memory");
         schema_put(b);

@@ -69,6 +69,7 @@ struct fld {
     bool has_min, has_max;
     double min, max;
     bool integer;        /* number: whole numbers only */
+    bool search;         /* text: in the collection's full-text index (q=) */
     const char *pattern; /* text: a PCRE2 pattern the whole value must match, or NULL */
     const char **values; /* select: the allowed values */
     size_t nvalues;
@@ -96,6 +97,9 @@ struct coll {
     struct coll_index *indexes;
     size_t nindexes;
     const char *created, *updated; /* of the definition */
+    /* the columns of its records, in field order without hidden ones, as SQL: made once
+     * when the schema is built (rec_columns), "id", ... and r."id", ... */
+    const char *cols, *cols_r;
 };
 
 /* An index a collection asks for, beside the ones of unique and relation fields. */

@@ -149,7 +149,7 @@ int rec_search_where(struct flt *f, gly_str q)
     if (c->system)
         return search_fail(f, 0, "full-text search is not available on a system collection");
     if (searched == 0)
-        return search_fail(f, 0, "no text fields to search");
+        return search_fail(f, 0, "no field is searched: mark text fields with \"search\": true");
     if (q.n > SEARCH_MAX_LEN)
         return search_fail(f, SEARCH_MAX_LEN, "at most 256 bytes");
     size_t bad = utf8_bad(q);

@@ -91,8 +91,8 @@ def agg(srv, coll, query, tok=None, status=200):
 NOTES = {
     "name": "notes",
     "fields": [
-        {"name": "title", "type": "text"},
-        {"name": "body", "type": "text"},
+        {"name": "title", "type": "text", "search": True},
+        {"name": "body", "type": "text", "search": True},
         {"name": "contact", "type": "email"},
         {"name": "site", "type": "url"},
         {"name": "status", "type": "select", "values": ["open", "closed"], "default": "open"},
@@ -217,7 +217,7 @@ def test_search_limits_and_where_it_cannot_search(srv):
     define(srv, {"name": "counts", "fields": [{"name": "n", "type": "number"}],
                  "rules": {"list": ""}})
     doc = search(srv, "counts", "x", status=400)
-    assert doc["parameter"] == "q" and "no text fields to search" in doc["detail"]
+    assert doc["parameter"] == "q" and "no field is searched" in doc["detail"]
     doc = search(srv, "users", "root", status=400)
     assert doc["parameter"] == "q"
 
@@ -228,7 +228,7 @@ def test_search_with_a_filter_and_under_the_list_rule(srv):
     define(srv, {
         "name": "posts",
         "fields": [
-            {"name": "title", "type": "text"},
+            {"name": "title", "type": "text", "search": True},
             {"name": "public", "type": "bool"},
             {"name": "votes", "type": "number"},
             {"name": "owner", "type": "relation", "collection": "users"},
@@ -290,7 +290,7 @@ def test_search_follows_changes_of_the_collection(srv):
     coll = patch_coll(srv, "notes", {})  # the definition with the fields' ids
     fields = [f for f in coll["fields"] if not f.get("system")]
     # a new text field: searched at once, with the records there were
-    fields.append({"name": "extra", "type": "text"})
+    fields.append({"name": "extra", "type": "text", "search": True})
     patch_coll(srv, "notes", {"fields": fields})
     r = rec(srv, "notes", {"title": "with extra", "extra": "turquoise"})
     assert search(srv, "notes", "turquoise") == ["with extra"]
@@ -326,8 +326,8 @@ def test_search_follows_changes_of_the_collection(srv):
     # the last text field gone: nothing to search, and no index left
     patch_coll(srv, "memos", {"fields": [{"name": "n", "type": "number"}]})
     doc = search(srv, "memos", "fox", status=400)
-    assert "no text fields" in doc["detail"]
-    patch_coll(srv, "memos", {"fields": [{"name": "n", "type": "number"}, {"name": "label", "type": "text"}]})
+    assert "no field is searched" in doc["detail"]
+    patch_coll(srv, "memos", {"fields": [{"name": "n", "type": "number"}, {"name": "label", "type": "text", "search": True}]})
     st, doc, _ = call(srv, "POST", "/api/v1/collections/memos/records", {"label": "sepia"}, headers=as_(srv.root))
     assert st == 201, doc
     st, doc, _ = call(srv, "GET", "/api/v1/collections/memos/records?q=sepia", headers=as_(srv.root))
@@ -350,7 +350,7 @@ def test_search_follows_changes_of_the_collection(srv):
 TASKS = {
     "name": "tasks",
     "fields": [
-        {"name": "title", "type": "text"},
+        {"name": "title", "type": "text", "search": True},
         {"name": "status", "type": "select", "values": ["open", "done"]},
         {"name": "votes", "type": "number"},
         {"name": "due", "type": "date"},
@@ -479,3 +479,34 @@ def test_aggregate_of_an_unknown_collection_and_in_openapi(srv):
     assert st == 200
     op = doc["paths"]["/api/v1/collections/{name}/records:aggregate"]["get"]
     assert op["operationId"] == "aggregateRecords"
+
+
+def test_only_fields_marked_search_are_indexed(srv):
+    st, doc, _ = call(srv, "POST", "/api/v1/collections", {
+        "name": "pages", "fields": [{"name": "title", "type": "text", "search": True},
+                                    {"name": "secret", "type": "text"}],
+        "rules": {"list": "", "view": "", "create": "", "update": ""}}, headers=as_(srv.root))
+    assert st == 201, doc
+    assert [f.get("search") for f in doc["fields"] if not f.get("system")] == [True, False]
+    rec(srv, "pages", {"title": "visible words", "secret": "hidden words"})
+    assert search(srv, "pages", "visible") == ["visible words"]
+    assert search(srv, "pages", "hidden") == []
+    # search on a field that is not text is refused
+    st, doc, _ = call(srv, "POST", "/api/v1/collections", {
+        "name": "bad", "fields": [{"name": "n", "type": "number", "search": True}]}, headers=as_(srv.root))
+    assert st == 422 and doc["errors"][0]["field"] == "fields[0].search"
+    # turning search on indexes what is there, turning it off forgets it
+    fields = [f for f in doc_of(srv, "pages")["fields"] if not f.get("system")]
+    fields[1]["search"] = True
+    patch_coll(srv, "pages", {"fields": fields})
+    assert search(srv, "pages", "hidden") == ["visible words"]
+    fields[0]["search"] = False
+    patch_coll(srv, "pages", {"fields": fields})
+    assert search(srv, "pages", "visible") == []
+    assert search(srv, "pages", "hidden") == ["visible words"]
+
+
+def doc_of(srv, name):
+    st, doc, _ = call(srv, "GET", "/api/v1/collections/" + name, headers=as_(srv.root))
+    assert st == 200
+    return doc

@@ -29,6 +29,8 @@
 #   DB [1]          0 skips the database tests; DB_POOL [8] PostgreSQL connections
 #                   of galley (--db-pool-min/max) and of the Node peer (one worker each)
 #   PG_BIN [/usr/lib/postgresql/15/bin]   PG_PORT [25432] first port tried
+#   RECORDS [1]     0 skips bench/records.py (the records API: galley on SQLite and
+#                   PostgreSQL against FastAPI; on the database tests' PostgreSQL)
 #
 # Output: $BUILD/peers/results-<UTC time>.csv and .md (every number), wrk
 # outputs and server logs in $BUILD/peers/logs/, the run's log in
@@ -210,12 +212,28 @@ db_bench() {
         --out-csv "$PEERS_BUILD/db-results-$STAMP.csv" "${dbargs[@]}" 2>&1 |
         tee "$PEERS_BUILD/db-run-$STAMP.log"
     [ "${PIPESTATUS[0]}" = 0 ] || echo "bench/run.sh: bench/db.py failed (see above)" >&2
+    [ "${RECORDS:-1}" = 0 ] || records_bench "$url"
     stop_pg
     trap - EXIT
 }
 
+# The records API (issue 6); with no URL (DB=0) records.py starts its own PostgreSQL
+records_bench() {
+    local pg=(--no-pg)
+    [ -n "$1" ] && pg=(--pg-url "$1")
+    [ -z "$1" ] && [ "${DB:-1}" = 0 ] && { [ "${NO_INSTALL:-0}" != 1 ] ||
+        [ -x "${PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" ]; } && pg=()
+    echo
+    echo "== records API (bench/records.py; log: $PEERS_BUILD/records-run-$STAMP.log)"
+    "$PY" "$REPO/bench/records.py" --galley "$BUILD/galley" --work "$BUILD/recordsbench" \
+        --out-csv "$PEERS_BUILD/records-results-$STAMP.csv" "${pg[@]}" 2>&1 |
+        tee "$PEERS_BUILD/records-run-$STAMP.log"
+    [ "${PIPESTATUS[0]}" = 0 ] || echo "bench/run.sh: bench/records.py failed (see above)" >&2
+}
+
 [ "${HTTP:-1}" = 0 ] || http_bench
 [ "${DB:-1}" = 0 ] || db_bench
+[ "${DB:-1}" != 0 ] || [ "${RECORDS:-1}" = 0 ] || records_bench ""
 # the auth figures: /api/v1/auth/me against /json, and /health/live during a login storm
 [ "${AUTH:-1}" = 0 ] || bash "$REPO/bench/auth.sh" "$BUILD"
 exit 0

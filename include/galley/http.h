@@ -97,6 +97,8 @@ typedef struct gly_config {
     char database_url[1024];   /* "": SQLite in data_dir; postgres://... (a secret) */
     bool db_sync_full;         /* true: SQLite synchronous=FULL; false: NORMAL */
     unsigned db_timeout_ms;    /* 5 s: a query's time limit */
+    size_t db_cache;           /* 64 MiB: SQLite page cache of each connection */
+    size_t db_mmap;            /* 256 MiB: SQLite reads through mmap up to this (0: off) */
     unsigned db_pool_min;      /* 1: PostgreSQL connections per worker kept open */
     unsigned db_pool_max;      /* 4: PostgreSQL connections per worker at most */
     unsigned db_wait_ms;       /* 2 s: how long a request waits for a connection */

@@ -821,6 +821,8 @@ static void usage_lists_every_setting_with_its_default_and_variable(void **state
         "database-url",
         "db-sync",
         "db-timeout",
+        "db-cache",
+        "db-mmap",
         "db-pool-min",
         "db-pool-max",
         "db-wait",

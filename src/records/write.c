@@ -195,8 +195,14 @@ static int relation_exists(struct rq *q, const struct fld *f, const gly_jv *v, c
     gly_buf_printf(&sql, "-- name: relation_check\nSELECT count(*) AS n FROM \"%s\" WHERE \"id\" ",
                    f->to->name);
     struct flt fl = rec_flt(q, &sql, f->to, NULL);
-    const char *list = rec_ids_json(gly_req_arena(q->req), ids, n);
-    int rc = list ? rec_in_ids(&fl, list) : GLY_ENOMEM;
+    int rc;
+    if (f->multi) {
+        const char *list = rec_ids_json(gly_req_arena(q->req), ids, n);
+        rc = list ? rec_in_ids(&fl, list) : GLY_ENOMEM;
+    } else { /* one id: a plain lookup of the key, no JSON to unpack */
+        gly_buf_puts(&sql, "= ");
+        rc = flt_param(&fl, GLY_STRV(ids[0]));
+    }
     gly_row *row;
     if (rc < 0 ||
         (rc = gly_db_one_row(q->req, &row, gly_buf_cstr(&sql), fl.params, fl.nparams)) < 0)

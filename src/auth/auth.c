@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "auth/internal.h"
+#include "core/hash.h"
 
 #define ID_LEN 15
 
@@ -364,9 +365,7 @@ static int verify_cached(gly_req *req, struct auth *au, const gly_config *cfg, g
 {
     int64_t now = gly__now_s();
     struct token_cache *tc = &au->tokens[gly_req_worker(req)];
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < token.n; i++)
-        h = (h ^ (unsigned char)token.p[i]) * 0x100000001b3ull;
+    uint64_t h = gly__fnv1a(token.p, token.n);
     struct cached_token *e = &tc->slot[h % TOKEN_CACHE];
     gly_arena *a = gly_req_arena(req);
     if (e->token && e->len == token.n && memcmp(e->token, token.p, token.n) == 0) {
@@ -424,9 +423,7 @@ static int check_session(gly_req *req, struct auth *au, const gly_config *cfg,
                          const gly_jwt_claims *c, gly_row **out)
 {
     struct token_cache *wc = &au->tokens[gly_req_worker(req)];
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const char *p = c->sid; *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    uint64_t h = gly__fnv1a(c->sid, strlen(c->sid));
     struct cached_session *cs = &wc->sess[h % SESSION_CACHE];
     uint64_t gen = atomic_load_explicit(&au->gen, memory_order_acquire), now = gly_now_ns();
     if (cs->user && cs->gen == gen && now < cs->until_ns && strcmp(cs->sid, c->sid) == 0 &&

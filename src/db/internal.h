@@ -21,6 +21,8 @@
 
 #include <galley/galley.h>
 
+#include "core/hash.h"
+
 #define DB_STMT_MAX     256 /* statement names in the metrics; more share "other" */
 #define DB_STMT_NAMELEN 48
 #define DB_BUCKETS      12 /* duration histogram buckets (db.c) */
@@ -126,13 +128,10 @@ int gly__db_migrate_check(struct gly_db *db);
 
 /* db.c: for the drivers */
 void gly__db_seterr(struct gly_db *db, const char *fmt, ...) GLY_PRINTF(2, 3);
-/* FNV-1a of the n bytes at p. */
+/* The key of statement caches: FNV-1a of the SQL text (core/hash.h). */
 static inline uint64_t gly__db_hash(const char *p, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
-    return h;
+    return gly__fnv1a(p, n);
 }
 /* The metrics id of the SQL text (hash: gly__db_hash() of it). */
 unsigned gly__db_stmt_id(struct gly_db *db, const char *sql, uint64_t hash);

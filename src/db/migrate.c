@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/hash.h"
 #include "db/internal.h"
 
 #define MIGRATION_LOCK 7271001 /* pg_advisory_lock key: "galley migrations" */
@@ -41,12 +42,7 @@ static const char *sql_of(const struct gly_db *db, const gly_migration *m)
 /* FNV-1a, 64 bits, as 16 hex digits: enough to notice an edit (not a security check). */
 static void checksum(const char *text, char out[17])
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        h ^= *p;
-        h *= 0x100000001b3ull;
-    }
-    snprintf(out, 17, "%016llx", (unsigned long long)h);
+    snprintf(out, 17, "%016llx", (unsigned long long)gly__fnv1a(text, strlen(text)));
 }
 
 struct applied {

@@ -24,6 +24,8 @@
 
 #include <galley/json_read.h>
 
+#include "core/hash.h"
+
 #define INDEX_MIN_MEMBERS 16
 
 struct gly_jv {
@@ -160,12 +162,7 @@ static bool grow(void **v, size_t *cap, size_t count, size_t sz, const void *see
 
 static uint64_t hash_bytes(const char *s, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
-    for (size_t k = 0; k < n; k++) {
-        h ^= (unsigned char)s[k];
-        h *= 0x100000001b3u;
-    }
-    return h;
+    return gly__fnv1a(s, n);
 }
 
 /*

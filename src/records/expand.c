@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "core/hash.h"
 #include "records/internal.h"
 
 struct expand {
@@ -93,19 +94,11 @@ int rec_expand_parse(struct rq *q, gly_str spec, struct expand **out, const char
 /* The id table of a node                                                   */
 /* ------------------------------------------------------------------------ */
 
-static uint64_t hash(const char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
-    return h;
-}
-
 static gly_row *lookup(const struct expand *x, gly_str id)
 {
     if (!x->cap || !id.n)
         return NULL;
-    for (size_t i = hash(id.p, id.n) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+    for (size_t i = gly__fnv1a(id.p, id.n) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
         gly_row *r = x->slots[i];
         if (!r)
             return NULL;
@@ -118,7 +111,7 @@ static gly_row *lookup(const struct expand *x, gly_str id)
 static void insert(struct expand *x, gly_row *row)
 {
     gly_str id = gly_row_str(row, "id");
-    size_t i = hash(id.p, id.n) & (x->cap - 1);
+    size_t i = gly__fnv1a(id.p, id.n) & (x->cap - 1);
     while (x->slots[i]) {
         gly_str rid = gly_row_str(x->slots[i], "id");
         if (rid.n == id.n && memcmp(rid.p, id.p, id.n) == 0)
@@ -179,7 +172,7 @@ static void add_id(void *ctx, gly_str id)
         if (s->n)
             memcpy(ids, s->ids, s->n * sizeof *ids);
         for (size_t i = 0; i < s->n; i++) {
-            size_t k = hash(ids[i].p, ids[i].n) & (cap - 1);
+            size_t k = gly__fnv1a(ids[i].p, ids[i].n) & (cap - 1);
             while (seen[k].p)
                 k = (k + 1) & (cap - 1);
             seen[k] = ids[i];
@@ -188,7 +181,7 @@ static void add_id(void *ctx, gly_str id)
         s->seen = seen;
         s->seen_cap = cap;
     }
-    size_t k = hash(id.p, id.n) & (s->seen_cap - 1);
+    size_t k = gly__fnv1a(id.p, id.n) & (s->seen_cap - 1);
     for (; s->seen[k].p; k = (k + 1) & (s->seen_cap - 1))
         if (s->seen[k].n == id.n && memcmp(s->seen[k].p, id.p, id.n) == 0)
             return;

@@ -25,6 +25,7 @@
 #include <galley/jwt.h>
 
 #include "auth/internal.h"
+#include "core/hash.h"
 #include "records/internal.h"
 
 #define PER_PAGE     30
@@ -184,9 +185,7 @@ void rec_record_json(gly_json *j, const struct coll *c, const gly_row *row, cons
 static const char *etag_of(gly_req *req, const char *p, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    uint64_t h = gly__fnv1a(p, n);
     char *e = gly_alloc(req, 19);
     if (!e)
         return NULL;
